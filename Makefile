@@ -1,0 +1,41 @@
+# Every target bootstraps .venv itself; a fresh clone needs only python3 (3.11+) and make.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: demo test check bench lint browser clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+## demo: run the real-time scaling walkthrough on the embedded emulator (about a minute)
+demo: $(STAMP)
+	$(VENV)/bin/scalecheck demo
+
+## test: unit + integration tests, including the report in headless Chromium
+test: $(STAMP) browser
+	$(PY) -m pytest -q
+
+## check: lint, then the tests
+check: lint test
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check harness tests locustfile.py
+
+## bench: slow measurements, printed as `bench <name> <value> <unit>` lines
+bench: $(STAMP)
+	$(PY) -m harness.bench
+
+# Report tests open real HTML in Debian's chromium; install it when it is missing.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian's chromium for the report tests"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	  || { echo "could not install chromium (needed by tests/integration/test_report_browser.py)"; exit 1; }; }
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,127 @@
+"""The objects of the model: endpoints and variants, scalable targets, policies, activities.
+
+Plain data; the rules that change them live in :mod:`harness.autoscaling.world` and
+:mod:`harness.autoscaling.policy`. Times are endpoint-time epoch seconds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from harness.autoscaling.policy import CooldownState
+
+EndpointStatus = Literal["Creating", "InService", "Updating", "Deleting", "Failed", "OutOfService"]
+DIMENSION = "sagemaker:variant:DesiredInstanceCount"
+
+
+class WorldError(Exception):
+    """A request the model refuses, with the AWS error code and message to answer it with."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+@dataclass
+class Variant:
+    """One production variant: ``current`` instances serve; the endpoint converges to ``desired``."""
+
+    name: str
+    instance_type: str
+    current: int
+    desired: int
+    weight: float = 1.0
+    inflight: int = 0
+
+
+@dataclass
+class Endpoint:
+    """One real-time endpoint. ``ready_ts`` is when the running Creating/Updating completes."""
+
+    name: str
+    arn: str
+    config_name: str
+    status: EndpointStatus
+    created_ts: float
+    modified_ts: float
+    variants: dict[str, Variant]
+    ready_ts: float | None = None
+    failure_reason: str | None = None
+
+
+@dataclass
+class ScalableTarget:
+    """A registered scalable target; ``desired`` is the capacity Application Auto Scaling last set."""
+
+    namespace: str
+    resource_id: str
+    dimension: str
+    min_capacity: int
+    max_capacity: int
+    role_arn: str
+    arn: str
+    created_ts: float
+    desired: int
+    suspended: dict[str, bool] = field(default_factory=lambda: {
+        "DynamicScalingInSuspended": False,
+        "DynamicScalingOutSuspended": False,
+        "ScheduledScalingSuspended": False,
+    })
+
+
+@dataclass
+class TargetTrackingPolicy:
+    """A target-tracking policy and the two alarms it manages."""
+
+    arn: str
+    name: str
+    namespace: str
+    resource_id: str
+    dimension: str
+    target_value: float
+    scale_out_cooldown_s: float
+    scale_in_cooldown_s: float
+    disable_scale_in: bool
+    configuration: dict[str, Any]
+    created_ts: float
+    alarm_high: str
+    alarm_low: str
+    cooldown: CooldownState = field(default_factory=CooldownState)
+
+
+@dataclass
+class ActivityRecord:
+    """One scaling activity, shaped like DescribeScalingActivities reports it."""
+
+    activity_id: str
+    namespace: str
+    resource_id: str
+    dimension: str
+    description: str
+    cause: str
+    start_ts: float
+    status_code: str
+    target_capacity: int
+    status_message: str = ""
+    end_ts: float | None = None
+    details: str = ""
+
+
+@dataclass(frozen=True)
+class TruthEvent:
+    """Ground truth the emulator logs: what really changed and when (not an AWS API)."""
+
+    ts: float
+    kind: Literal["alarm_state", "capacity", "activity", "endpoint_status"]
+    detail: dict[str, Any]
+
+
+def parse_resource_id(resource_id: str) -> tuple[str, str]:
+    """``endpoint/<ep>/variant/<v>`` → ``(ep, v)``; raises WorldError for any other form."""
+    parts = resource_id.split("/")
+    if len(parts) != 4 or parts[0] != "endpoint" or parts[2] != "variant" or not parts[1] or not parts[3]:
+        raise WorldError("ValidationException",
+                         f"Unsupported resource ID {resource_id!r}: expected endpoint/<EndpointName>/variant/<VariantName>")
+    return parts[1], parts[3]

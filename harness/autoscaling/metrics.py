@@ -1,0 +1,138 @@
+"""CloudWatch metric storage as the model sees it: per-period buckets that become visible late.
+
+A sample is added to the bucket of its period (``floor(ts / period) * period``). A bucket is
+*visible* — returned by queries, seen by alarms — once ``bucket_ts + period + publish_lag <= now``
+(aws-semantics §5: publication delay UNCONFIRMED, a named parameter). Pure: time is an argument.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import NamedTuple
+
+Dims = tuple[tuple[str, str], ...]
+
+STATISTICS = ("Sum", "Average", "Minimum", "Maximum", "SampleCount")
+
+
+class MetricKey(NamedTuple):
+    """One CloudWatch metric: namespace, name and dimensions (sorted name/value pairs)."""
+
+    namespace: str
+    name: str
+    dims: Dims
+
+    @staticmethod
+    def of(namespace: str, name: str, **dims: str) -> MetricKey:
+        return MetricKey(namespace, name, tuple(sorted(dims.items())))
+
+
+@dataclass
+class Bucket:
+    """Aggregate of the samples of one period."""
+
+    sum: float = 0.0
+    count: int = 0
+    minimum: float = math.inf
+    maximum: float = -math.inf
+
+    def add(self, value: float, count: int = 1) -> None:
+        self.sum += value
+        self.count += count
+        self.minimum = min(self.minimum, value)
+        self.maximum = max(self.maximum, value)
+
+    def merge(self, other: Bucket) -> None:
+        self.sum += other.sum
+        self.count += other.count
+        self.minimum = min(self.minimum, other.minimum)
+        self.maximum = max(self.maximum, other.maximum)
+
+    def stat(self, statistic: str) -> float:
+        """Value of ``statistic``; an empty bucket (zero emitted while idle) reads as 0."""
+        if statistic == "Sum":
+            return self.sum
+        if statistic == "SampleCount":
+            return float(self.count)
+        if self.count == 0:
+            return 0.0
+        if statistic == "Average":
+            return self.sum / self.count
+        if statistic == "Minimum":
+            return self.minimum
+        if statistic == "Maximum":
+            return self.maximum
+        raise ValueError(f"unsupported statistic {statistic!r}; supported: {', '.join(STATISTICS)}")
+
+
+class MetricStore:
+    """All datapoints of one emulated account, bucketed by ``period_s``."""
+
+    def __init__(self, period_s: int = 60, publish_lag_s: float = 60.0) -> None:
+        if period_s <= 0:
+            raise ValueError("period_s must be positive")
+        self.period_s = period_s
+        self.publish_lag_s = publish_lag_s
+        self._series: dict[MetricKey, dict[int, Bucket]] = {}
+
+    def bucket_ts(self, ts: float) -> int:
+        """Start of the period that contains ``ts``."""
+        return int(math.floor(ts / self.period_s)) * self.period_s
+
+    def add(self, key: MetricKey, ts: float, value: float) -> None:
+        """Record one sample of ``value`` at ``ts``."""
+        series = self._series.setdefault(key, {})
+        b = self.bucket_ts(ts)
+        bucket = series.get(b)
+        if bucket is None:
+            bucket = series[b] = Bucket()
+        bucket.add(value)
+
+    def emit_zero(self, key: MetricKey, bucket_ts: int) -> None:
+        """Make the period at ``bucket_ts`` exist with value 0 if nothing was recorded in it.
+
+        SageMaker publishes zeros for an idle variant (aws-semantics §1, S15-prereq).
+        """
+        series = self._series.setdefault(key, {})
+        if bucket_ts not in series:
+            series[bucket_ts] = Bucket(minimum=0.0, maximum=0.0)
+
+    def visible_until(self, now: float) -> float:
+        """Buckets starting before this are visible at ``now``."""
+        return now - self.publish_lag_s - self.period_s
+
+    def keys(self, namespace: str | None = None, name: str | None = None) -> list[MetricKey]:
+        return [k for k in self._series if (namespace is None or k.namespace == namespace)
+                and (name is None or k.name == name)]
+
+    def datapoints(self, key: MetricKey, statistic: str, period_s: int, start_ts: float, end_ts: float,
+                   now: float) -> list[tuple[int, float]]:
+        """Visible datapoints of ``key`` aggregated to ``period_s``, ``start_ts <= ts < end_ts``, ascending.
+
+        ``period_s`` must be a multiple of the store's period; ``start_ts`` is rounded down to it.
+        Periods without data are omitted, as CloudWatch does (aws-semantics §8).
+        """
+        if period_s % self.period_s:
+            raise ValueError(f"period {period_s} is not a multiple of {self.period_s}")
+        series = self._series.get(key)
+        if not series:
+            return []
+        limit = self.visible_until(now)
+        start = int(math.floor(start_ts / period_s)) * period_s
+        grouped: dict[int, Bucket] = {}
+        for b, bucket in series.items():
+            if b < start or b >= end_ts or b > limit:
+                continue
+            g = int(math.floor(b / period_s)) * period_s
+            if g + period_s - self.period_s > limit:
+                continue  # the aggregate period is not complete and published yet
+            grouped.setdefault(g, Bucket()).merge(bucket)
+        return [(g, grouped[g].stat(statistic)) for g in sorted(grouped)]
+
+    def latest(self, key: MetricKey, statistic: str, now: float, count: int) -> list[tuple[int, float]]:
+        """The last ``count`` visible periods (by period, present or not): the datapoints among them."""
+        limit = self.visible_until(now)
+        last = int(math.floor(limit / self.period_s)) * self.period_s
+        first = last - (count - 1) * self.period_s
+        return self.datapoints(key, statistic, self.period_s, first, last + self.period_s, now)

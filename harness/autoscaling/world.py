@@ -1,0 +1,318 @@
+"""The model of one account: SageMaker endpoints + Application Auto Scaling + CloudWatch.
+
+:class:`World` is pure and single-threaded: every method takes ``now`` (endpoint time) and first
+advances the model to it, processing due events in time order — instance provisioning completing,
+metric periods closing (zeros emitted for idle variants), alarms evaluating once per period at the
+moment a new period becomes visible, alarm actions, and Application Auto Scaling applying the
+desired capacity through UpdateEndpointWeightsAndCapacities once the endpoint is not Updating.
+The emulator wraps it in a lock and drives it with a sped-up clock; the simulator drives it in
+virtual time. Rules are cited in policy.py, alarms.py and physics.py.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import uuid
+
+from harness.autoscaling.alarms import Alarm, next_state
+from harness.autoscaling.entities import (
+    DIMENSION,
+    ActivityRecord,
+    Endpoint,
+    ScalableTarget,
+    TargetTrackingPolicy,
+    TruthEvent,
+    Variant,
+    WorldError,
+)
+from harness.autoscaling.metrics import MetricKey, MetricStore
+from harness.autoscaling.params import ModelParams
+from harness.autoscaling.physics import Admission, admit
+from harness.autoscaling.policy import Decision, on_alarm_high, on_alarm_low, start_cooldown
+from harness.autoscaling.targets import TargetsMixin
+
+NAMESPACE = "AWS/SageMaker"
+IDLE_ZERO_METRICS = ("Invocations", "InvocationsPerInstance", "Invocation4XXErrors", "Invocation5XXErrors",
+                     "InvocationModelErrors")
+
+
+class World(TargetsMixin):
+    """SageMaker + Application Auto Scaling + CloudWatch state, advanced in endpoint time."""
+
+    def __init__(self, params: ModelParams | None = None, *, start_ts: float, region: str = "us-east-1",
+                 account: str = "000000000000") -> None:
+        self.params = params or ModelParams()
+        self.region = region
+        self.account = account
+        self.now = start_ts
+        self.rng = random.Random(self.params.seed)
+        self.metrics = MetricStore(self.params.metric_period_s, self.params.metric_publish_lag_s)
+        self.endpoints: dict[str, Endpoint] = {}
+        self.targets: dict[str, ScalableTarget] = {}
+        self.policies: dict[str, TargetTrackingPolicy] = {}
+        self.alarms: dict[str, Alarm] = {}
+        self.activities: list[ActivityRecord] = []
+        self.truth: list[TruthEvent] = []
+        period = self.params.metric_period_s
+        self._next_close = math.floor(start_ts / period) * period + period
+        phase = self.params.metric_publish_lag_s % period
+        first_eval = math.floor(start_ts / period) * period + phase
+        self._next_eval = first_eval if first_eval > start_ts else first_eval + period
+
+    # ----------------------------------------------------------------------------------- time
+    def advance(self, now: float) -> None:
+        """Process every event due at or before ``now``, in time order."""
+        if now < self.now:
+            return  # a late caller; the model never runs backwards
+        while True:
+            t_ready = min((e.ready_ts for e in self.endpoints.values() if e.ready_ts is not None),
+                          default=math.inf)
+            t = min(t_ready, self._next_close, self._next_eval)
+            if t > now:
+                break
+            self.now = t
+            if t == t_ready:
+                self._complete_endpoint_changes(t)
+            elif t == self._next_close:
+                self._close_period(t)
+                self._next_close += self.params.metric_period_s
+            else:
+                self._evaluate_alarms(t)
+                self._next_eval += self.params.metric_period_s
+            self._actuate(t)
+        self.now = now
+        self._actuate(now)
+
+    def log(self, ts: float, kind: str, **detail: object) -> None:
+        self.truth.append(TruthEvent(ts, kind, dict(detail)))  # type: ignore[arg-type]
+
+    # ------------------------------------------------------------------------------ endpoints
+    def arn(self, service: str, resource: str) -> str:
+        return f"arn:aws:{service}:{self.region}:{self.account}:{resource}"
+
+    def endpoint(self, name: str) -> Endpoint:
+        ep = self.endpoints.get(name)
+        if ep is None:
+            raise WorldError("ValidationException",
+                             f'Could not find endpoint "{self.arn("sagemaker", "endpoint/" + name.lower())}".')
+        return ep
+
+    def create_endpoint(self, name: str, config_name: str, variants: list[Variant], now: float) -> Endpoint:
+        """CreateEndpoint: Creating until ``endpoint_create_delay_s`` has passed, then InService."""
+        self.advance(now)
+        if name in self.endpoints:
+            raise WorldError("ValidationException",
+                             f'Cannot create already existing endpoint "{self.arn("sagemaker", "endpoint/" + name.lower())}".')
+        for v in variants:
+            v.current = 0
+        ep = Endpoint(name=name, arn=self.arn("sagemaker", f"endpoint/{name.lower()}"), config_name=config_name,
+                      status="Creating", created_ts=now, modified_ts=now,
+                      variants={v.name: v for v in variants}, ready_ts=now + self.params.endpoint_create_delay_s)
+        self.endpoints[name] = ep
+        self.log(now, "endpoint_status", endpoint=name, status="Creating")
+        return ep
+
+    def delete_endpoint(self, name: str, now: float) -> None:
+        self.advance(now)
+        self.endpoint(name)
+        del self.endpoints[name]
+        self.log(now, "endpoint_status", endpoint=name, status="Deleted")
+
+    def update_capacities(self, name: str, desired: dict[str, int], now: float) -> Endpoint:
+        """UpdateEndpointWeightsAndCapacities: Updating until the instances are added or removed."""
+        self.advance(now)
+        return self._apply_capacities(name, desired, now)
+
+    def _apply_capacities(self, name: str, desired: dict[str, int], now: float) -> Endpoint:
+        ep = self.endpoint(name)
+        if ep.status != "InService":
+            raise WorldError("ValidationException", f'Cannot update in-progress endpoint "{ep.arn}".')
+        for vname in desired:
+            if vname not in ep.variants:
+                raise WorldError("ValidationException",
+                                 f"The variant name(s) [{vname}] is/are not present in endpoint {name}.")
+        grows = any(count > ep.variants[v].current for v, count in desired.items())
+        if all(count == ep.variants[v].desired for v, count in desired.items()):
+            return ep
+        for vname, count in desired.items():
+            ep.variants[vname].desired = count
+        ep.status = "Updating"
+        ep.modified_ts = now
+        delay = self.params.provisioning_delay_s if grows else self.params.deprovision_delay_s
+        ep.ready_ts = now + delay
+        self._log_capacity(ep, now)
+        return ep
+
+    def _complete_endpoint_changes(self, t: float) -> None:
+        for ep in self.endpoints.values():
+            if ep.ready_ts is None or ep.ready_ts > t:
+                continue
+            ep.ready_ts = None
+            ep.status = "InService"
+            ep.modified_ts = t
+            for v in ep.variants.values():
+                v.current = v.desired
+            self._log_capacity(ep, t)
+            self._settle_activities(t)
+
+    def _log_capacity(self, ep: Endpoint, t: float) -> None:
+        for v in ep.variants.values():
+            self.log(t, "capacity", endpoint=ep.name, variant=v.name, status=ep.status,
+                     current=v.current, desired=v.desired)
+
+    # ------------------------------------------------------------------------------- traffic
+    def invoke(self, name: str, now: float, target_variant: str | None = None) -> tuple[Admission, str]:
+        """InvokeEndpoint arriving at ``now``; a served request must be closed with :meth:`finish`."""
+        self.advance(now)
+        ep = self.endpoints.get(name)
+        if ep is None or ep.status not in ("InService", "Updating"):
+            raise WorldError("ValidationError", f"Endpoint {name} of account {self.account} not found.")
+        variant = self._pick_variant(ep, target_variant)
+        admission = admit(inflight=variant.inflight, instances=variant.current, params=self.params,
+                          rng=self.rng, endpoint=name)
+        if admission.error != "ThrottlingException":
+            dims = {"EndpointName": name, "VariantName": variant.name}
+            self._put("Invocations", dims, now, 1.0)
+            if variant.current > 0:
+                self._put("InvocationsPerInstance", dims, now, 1.0 / variant.current)
+            failed = admission.error is not None
+            self._put("Invocation4XXErrors", dims, now, 0.0)
+            self._put("Invocation5XXErrors", dims, now, 1.0 if failed else 0.0)
+            self._put("InvocationModelErrors", dims, now, 1.0 if failed else 0.0)
+            if not failed:
+                self._put("ModelLatency", dims, now, admission.latency_s * 1e6)
+        if admission.error is None:
+            variant.inflight += 1
+        return admission, variant.name
+
+    def finish(self, name: str, variant: str) -> None:
+        """A served request left the endpoint (frees its slot)."""
+        ep = self.endpoints.get(name)
+        if ep is not None and variant in ep.variants:
+            v = ep.variants[variant]
+            v.inflight = max(0, v.inflight - 1)
+
+    def _pick_variant(self, ep: Endpoint, target_variant: str | None) -> Variant:
+        if target_variant is not None:
+            if target_variant not in ep.variants:
+                raise WorldError("ValidationError", f"Variant {target_variant} not found for endpoint {ep.name}.")
+            return ep.variants[target_variant]
+        variants = list(ep.variants.values())
+        if len(variants) == 1:
+            return variants[0]
+        total = sum(v.weight for v in variants) or 1.0
+        pick = self.rng.random() * total
+        for v in variants:
+            pick -= v.weight
+            if pick <= 0:
+                return v
+        return variants[-1]
+
+    def _put(self, metric: str, dims: dict[str, str], ts: float, value: float) -> None:
+        self.metrics.add(MetricKey.of(NAMESPACE, metric, **dims), ts, value)
+
+    def _close_period(self, t: float) -> None:
+        bucket = int(t) - self.params.metric_period_s
+        for ep in self.endpoints.values():
+            if ep.status not in ("InService", "Updating"):
+                continue
+            for v in ep.variants.values():
+                for metric in IDLE_ZERO_METRICS:
+                    key = MetricKey.of(NAMESPACE, metric, EndpointName=ep.name, VariantName=v.name)
+                    self.metrics.emit_zero(key, bucket)
+
+    # -------------------------------------------------------------------------------- alarms
+    def _evaluate_alarms(self, t: float) -> None:
+        for alarm in list(self.alarms.values()):
+            points = self.metrics.latest(alarm.metric, alarm.statistic, t, alarm.evaluation_periods)
+            if points:
+                alarm.last_value = points[-1][1]
+            state, reason = next_state(alarm, points)
+            if state != alarm.state:
+                self.log(t, "alarm_state", alarm=alarm.name, previous=alarm.state, state=state, reason=reason)
+                alarm.state, alarm.state_reason, alarm.state_updated_ts = state, reason, t
+            if alarm.state == "ALARM":
+                for action in alarm.actions:
+                    self._run_action(action, alarm, t)
+
+    def _run_action(self, policy_arn: str, alarm: Alarm, t: float) -> None:
+        policy = self.policies.get(policy_arn)
+        target = self.targets.get(policy.resource_id) if policy else None
+        if policy is None or target is None or alarm.last_value is None:
+            return
+        ep_name, v_name = policy.resource_id.split("/")[1], policy.resource_id.split("/")[3]
+        ep = self.endpoints.get(ep_name)
+        if ep is None or v_name not in ep.variants:
+            return
+        variant = ep.variants[v_name]
+        basis = variant.current if self.params.capacity_basis == "current" else target.desired
+        common = dict(now=t, basis=basis, desired=target.desired, metric=alarm.last_value,
+                      target=policy.target_value, min_c=target.min_capacity, max_c=target.max_capacity,
+                      cooldown=policy.cooldown)
+        decision: Decision
+        if alarm.name == policy.alarm_high:
+            decision = on_alarm_high(out_suspended=target.suspended["DynamicScalingOutSuspended"], **common)
+        else:
+            decision = on_alarm_low(disable_scale_in=policy.disable_scale_in,
+                                    in_suspended=target.suspended["DynamicScalingInSuspended"],
+                                    scale_out_cooldown_blocks=self.params.scale_out_cooldown_blocks_scale_in,
+                                    **common)
+        if decision.action == "none":
+            return
+        start_cooldown(policy.cooldown, decision, now=t, basis=basis,
+                       scale_out_cooldown_s=policy.scale_out_cooldown_s,
+                       scale_in_cooldown_s=policy.scale_in_cooldown_s)
+        self.set_desired(target, decision.new_capacity, t,
+                         cause=f"monitor alarm {alarm.name} in state ALARM triggered policy {policy.name}")
+
+    # ------------------------------------------------------------------------- actuation
+    def set_desired(self, target: ScalableTarget, capacity: int, t: float, cause: str) -> ActivityRecord:
+        """Application Auto Scaling decides ``capacity``: record the activity and apply it when it can."""
+        for act in self.activities:
+            if act.resource_id == target.resource_id and act.status_code in ("Pending", "InProgress"):
+                act.status_code, act.end_ts = "Overridden", t
+                act.status_message = "Superseded by a newer scaling activity."
+                self.log(t, "activity", activity_id=act.activity_id, status=act.status_code)
+        act = ActivityRecord(
+            activity_id=str(uuid.UUID(int=self.rng.getrandbits(128), version=4)), namespace=target.namespace,
+            resource_id=target.resource_id, dimension=target.dimension,
+            description=f"Setting desired instance count to {capacity}.", cause=cause, start_ts=t,
+            status_code="InProgress", target_capacity=capacity,
+            status_message="Waiting for change to be fulfilled by sagemaker.")
+        self.activities.append(act)
+        target.desired = capacity
+        self.log(t, "activity", activity_id=act.activity_id, status=act.status_code, desired=capacity,
+                 cause=cause)
+        self._actuate(t)
+        return act
+
+    def _actuate(self, t: float) -> None:
+        for target in self.targets.values():
+            ep_name, v_name = target.resource_id.split("/")[1], target.resource_id.split("/")[3]
+            ep = self.endpoints.get(ep_name)
+            if ep is None or v_name not in ep.variants or ep.status != "InService":
+                continue
+            if ep.variants[v_name].desired != target.desired:
+                self._apply_capacities(ep_name, {v_name: target.desired}, t)
+        self._settle_activities(t)
+
+    def _settle_activities(self, t: float) -> None:
+        for act in self.activities:
+            if act.status_code != "InProgress":
+                continue
+            ep_name, v_name = act.resource_id.split("/")[1], act.resource_id.split("/")[3]
+            ep = self.endpoints.get(ep_name)
+            if ep is None:
+                act.status_code, act.end_ts = "Failed", t
+                act.status_message = f"Failed to set desired instance count to {act.target_capacity}. Reason: endpoint deleted."
+            elif ep.status == "InService" and ep.variants[v_name].current == act.target_capacity:
+                act.status_code, act.end_ts = "Successful", t
+                act.status_message = (f"Successfully set desired instance count to {act.target_capacity}. "
+                                      "Change successfully fulfilled by sagemaker.")
+            else:
+                continue
+            self.log(t, "activity", activity_id=act.activity_id, status=act.status_code)
+
+
+__all__ = ["World", "WorldError", "Variant", "DIMENSION", "NAMESPACE"]

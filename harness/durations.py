@@ -1,0 +1,48 @@
+"""Durations as people write them in profiles: ``250s``, ``5m``, ``1h30m``, ``90`` (seconds)."""
+
+from __future__ import annotations
+
+import re
+
+_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
+_UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def parse_duration_s(value: object) -> float:
+    """Seconds in ``value``; raises ``ValueError`` naming the value when it is not a duration.
+
+    >>> parse_duration_s("1h30m")
+    5400.0
+    """
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is not a duration (write e.g. 250s, 5m, 1h30m)")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str):
+        text = value.strip().replace(" ", "")
+        if re.fullmatch(r"\d+(?:\.\d+)?", text):
+            seconds = float(text)
+        else:
+            pos, seconds = 0, 0.0
+            for match in _PART.finditer(text):
+                if match.start() != pos:
+                    break
+                seconds += float(match.group(1)) * _UNIT_S[match.group(2)]
+                pos = match.end()
+            if pos != len(text) or not text:
+                raise ValueError(f"{value!r} is not a duration (write e.g. 250s, 5m, 1h30m)")
+    else:
+        raise ValueError(f"{value!r} is not a duration (write e.g. 250s, 5m, 1h30m)")
+    if seconds < 0:
+        raise ValueError(f"{value!r}: a duration cannot be negative")
+    return seconds
+
+
+def format_duration(seconds: float) -> str:
+    """Short human form: ``65`` → ``1m05s``, ``3600`` → ``1h00m``, ``12.5`` → ``12.5s``."""
+    if seconds < 60:
+        return f"{seconds:.3g}s"
+    total = int(round(seconds))
+    h, rem = divmod(total, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}h{m:02d}m" if h else f"{m}m{s:02d}s"

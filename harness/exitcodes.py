@@ -1,0 +1,29 @@
+"""Exit codes of ``scalecheck``, defined once (DESIGN.md "Exit codes").
+
+Only ``harness/cli.py`` exits; everything else returns outcomes that it maps to these numbers.
+Locust's own 1 (a request failed) and 2 (bad arguments / unexpected error) are deliberately not
+reused, so that a CI job can tell "the endpoint did not scale" from "Locust broke". 99 follows k6,
+whose failed thresholds exit 99.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+OK: Final = 0
+"""Every expectation passed (also: the profile declares none)."""
+
+FAILED: Final = 99
+"""At least one expectation failed: the data shows the endpoint did not do what was expected."""
+
+INCONCLUSIVE: Final = 100
+"""No expectation failed, but at least one could not be decided (missing, late or too sparse data)."""
+
+INVALID_RUN: Final = 101
+"""The load generator could not offer the profile's load (saturated), so the run proves nothing."""
+
+INVALID_CONFIG: Final = 104
+"""The profile or the arguments were rejected before any traffic was sent."""
+
+INFRASTRUCTURE: Final = 105
+"""AWS or the emulator was unreachable, or credentials were missing or refused."""

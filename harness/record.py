@@ -1,0 +1,359 @@
+"""The run folder: the one artifact every stage reads and writes.
+
+A run leaves ``reports/<UTC-stamp>-<profile>/`` holding:
+
+``run.json``          :class:`RunInfo`, rewritten atomically as the run progresses.
+``events.jsonl``      :class:`RunEvent` — load start/stop and stage starts, as they happen.
+``load.jsonl``        :class:`LoadInterval` — what the load generator offered and achieved.
+``metrics.jsonl``     :class:`MetricPoint` — CloudWatch datapoints; *upserted*: a later line for the
+                      same (namespace, metric, dims, stat, period, ts) replaces an earlier one,
+                      because CloudWatch revises late data.
+``endpoint.jsonl``    :class:`EndpointSample` — DescribeEndpoint samples.
+``activities.jsonl``  :class:`Activity` — scaling activities, upserted by ``activity_id``.
+``alarms.jsonl``      :class:`AlarmSample` — alarm states as DescribeAlarms reported them.
+``verdicts.json``     list of :class:`Verdict`.
+``junit.xml``, ``report.html``.
+
+Every timestamp (``*_ts``) is UTC epoch seconds of **endpoint time** (DESIGN.md "Time"). Streams
+are append-only JSON lines flushed line by line, so an interrupted run leaves a readable folder; a
+torn last line is ignored on read. ``scalecheck check`` and ``scalecheck report`` recompute
+everything from the folder alone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION = 1
+
+RunStatus = Literal["running", "complete", "aborted"]
+VerdictStatus = Literal["PASS", "FAIL", "INCONCLUSIVE"]
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class Clock(_Record):
+    """Maps wall time to endpoint time: ``ts = endpoint0_ts + (wall - wall0_ts) * speed``."""
+
+    wall0_ts: float
+    endpoint0_ts: float
+    speed: float = 1.0
+
+    def endpoint_ts(self, wall_ts: float | None = None) -> float:
+        """Endpoint time at ``wall_ts`` (default: now)."""
+        wall = time.time() if wall_ts is None else wall_ts
+        return self.endpoint0_ts + (wall - self.wall0_ts) * self.speed
+
+    def wall_ts(self, endpoint_ts: float) -> float:
+        """Wall time at which endpoint time reaches ``endpoint_ts``."""
+        return self.wall0_ts + (endpoint_ts - self.endpoint0_ts) / self.speed
+
+    @staticmethod
+    def identity() -> Clock:
+        """Real AWS: endpoint time is wall time."""
+        now = time.time()
+        return Clock(wall0_ts=now, endpoint0_ts=now, speed=1.0)
+
+
+class StageSpan(_Record):
+    """One traffic stage as it was actually scheduled (endpoint time)."""
+
+    name: str
+    start_ts: float
+    end_ts: float
+
+
+class RunInfo(_Record):
+    """``run.json``: what ran, against what, and how it ended."""
+
+    schema_version: int = SCHEMA_VERSION
+    run_id: str
+    kind: Literal["run", "prediction"] = "run"
+    profile_name: str
+    profile: dict[str, Any]
+    mode: Literal["local", "aws"]
+    speed: float
+    region: str
+    endpoint_name: str
+    variant_name: str
+    endpoint_url: str | None = None
+    versions: dict[str, str] = Field(default_factory=dict)
+    clock: Clock | None = None
+    status: RunStatus = "running"
+    status_reason: str | None = None
+    started_ts: float
+    ended_ts: float | None = None
+    load_start_ts: float | None = None
+    load_end_ts: float | None = None
+    stages: list[StageSpan] = Field(default_factory=list)
+
+
+class RunEvent(_Record):
+    """``events.jsonl``: something the run did, e.g. ``load_start``, ``stage_start``, ``load_stop``."""
+
+    ts: float
+    kind: str
+    detail: str = ""
+
+
+class LatencyMs(_Record):
+    """Latency percentiles of one interval, in wall-clock milliseconds as the client measured them."""
+
+    p50: float | None = None
+    p90: float | None = None
+    p95: float | None = None
+    p99: float | None = None
+    max: float | None = None
+
+
+class LoadInterval(_Record):
+    """``load.jsonl``: one interval of load as offered and achieved.
+
+    Rates are requests per second of endpoint time; ``ts`` is the interval start.
+    """
+
+    ts: float
+    interval_s: float
+    stage: str | None = None
+    offered_rps: float
+    achieved_rps: float
+    requests: int
+    failures: int
+    users: int
+    latency_ms: LatencyMs = Field(default_factory=LatencyMs)
+    errors: dict[str, int] = Field(default_factory=dict)
+
+
+class MetricPoint(_Record):
+    """``metrics.jsonl``: one CloudWatch datapoint (``ts`` = period start)."""
+
+    ts: float
+    namespace: str
+    metric: str
+    dims: dict[str, str]
+    stat: str
+    period_s: int
+    value: float
+    observed_ts: float | None = None
+
+    def key(self) -> tuple[Any, ...]:
+        """Identity for upserts: a later point with the same key replaces the earlier one."""
+        return (self.namespace, self.metric, tuple(sorted(self.dims.items())), self.stat,
+                self.period_s, self.ts)
+
+
+class EndpointSample(_Record):
+    """``endpoint.jsonl``: one DescribeEndpoint answer, reduced to one variant."""
+
+    ts: float
+    endpoint_name: str
+    variant_name: str
+    status: str
+    current_instances: int | None
+    desired_instances: int | None
+    current_weight: float | None = None
+    desired_weight: float | None = None
+
+
+class Activity(_Record):
+    """``activities.jsonl``: one Application Auto Scaling activity (upserted by ``activity_id``)."""
+
+    activity_id: str
+    resource_id: str
+    start_ts: float
+    end_ts: float | None = None
+    status_code: str
+    description: str
+    cause: str
+    status_message: str | None = None
+    observed_ts: float | None = None
+
+
+class AlarmSample(_Record):
+    """``alarms.jsonl``: the state of one alarm as DescribeAlarms reported it."""
+
+    ts: float
+    alarm_name: str
+    state: str
+    threshold: float | None = None
+    state_updated_ts: float | None = None
+
+
+class Verdict(_Record):
+    """The outcome of one expectation, with the evidence that decided it."""
+
+    name: str
+    kind: str
+    status: VerdictStatus
+    summary: str
+    source: str = ""
+    trigger_ts: float | None = None
+    observed_ts: float | None = None
+    window_start_ts: float | None = None
+    window_end_ts: float | None = None
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+STREAMS: dict[str, type[_Record]] = {
+    "events": RunEvent,
+    "load": LoadInterval,
+    "metrics": MetricPoint,
+    "endpoint": EndpointSample,
+    "activities": Activity,
+    "alarms": AlarmSample,
+}
+
+R = TypeVar("R", bound=_Record)
+
+
+def run_folder_name(started_ts: float, profile_name: str) -> str:
+    """``<UTC-stamp>-<profile>``, e.g. ``20261121T194100Z-realtime-target-tracking``."""
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(started_ts))
+    safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in profile_name)
+    return f"{stamp}-{safe}"
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write JSON so that a reader never sees a half-written file."""
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w", encoding="utf-8") as fh:
+        json.dump(data, fh, indent=2, sort_keys=False)
+        fh.write("\n")
+    os.replace(tmp, path)
+
+
+class StreamWriter:
+    """Appends records to one ``*.jsonl`` stream, flushing each line."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fh: IO[str] = path.open("a", encoding="utf-8")
+
+    def append(self, record: _Record) -> None:
+        self._fh.write(record.model_dump_json() + "\n")
+        self._fh.flush()
+
+    def extend(self, records: Iterable[_Record]) -> None:
+        for record in records:
+            self._fh.write(record.model_dump_json() + "\n")
+        self._fh.flush()
+
+    def close(self) -> None:
+        self._fh.close()
+
+
+def read_stream(path: Path, model: type[R]) -> Iterator[R]:
+    """Records of one stream; a missing file is empty and a torn last line is skipped."""
+    if not path.exists():
+        return
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                yield model.model_validate_json(line)
+            except ValueError:
+                continue  # a line torn by an interrupted write
+
+
+@dataclass
+class Recorded:
+    """Everything a run folder holds, with upserts applied and streams sorted by time."""
+
+    path: Path
+    run: RunInfo
+    events: list[RunEvent] = field(default_factory=list)
+    load: list[LoadInterval] = field(default_factory=list)
+    metrics: list[MetricPoint] = field(default_factory=list)
+    endpoint: list[EndpointSample] = field(default_factory=list)
+    activities: list[Activity] = field(default_factory=list)
+    alarms: list[AlarmSample] = field(default_factory=list)
+
+    def metric_series(self, metric: str, stat: str | None = None) -> list[MetricPoint]:
+        """Datapoints of one metric (any dims), sorted by ``ts``."""
+        return [p for p in self.metrics if p.metric == metric and (stat is None or p.stat == stat)]
+
+
+class RunFolder:
+    """A run folder on disk: create it, append to its streams, read it back."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._writers: dict[str, StreamWriter] = {}
+
+    @classmethod
+    def create(cls, root: Path, run: RunInfo) -> RunFolder:
+        """Make ``root/<run_id>`` and write its ``run.json``."""
+        path = Path(root) / run.run_id
+        path.mkdir(parents=True, exist_ok=False)
+        folder = cls(path)
+        folder.write_run(run)
+        return folder
+
+    def stream_path(self, stream: str) -> Path:
+        if stream not in STREAMS:
+            raise ValueError(f"unknown stream {stream!r}; known: {', '.join(STREAMS)}")
+        return self.path / f"{stream}.jsonl"
+
+    def writer(self, stream: str) -> StreamWriter:
+        """The (shared) appender for ``stream``."""
+        if stream not in self._writers:
+            self._writers[stream] = StreamWriter(self.stream_path(stream))
+        return self._writers[stream]
+
+    def append(self, stream: str, record: _Record) -> None:
+        self.writer(stream).append(record)
+
+    def write_run(self, run: RunInfo) -> None:
+        write_json_atomic(self.path / "run.json", run.model_dump(mode="json"))
+
+    def read_run(self) -> RunInfo:
+        path = self.path / "run.json"
+        if not path.exists():
+            raise FileNotFoundError(f"{self.path} is not a run folder: run.json is missing")
+        return RunInfo.model_validate_json(path.read_text(encoding="utf-8"))
+
+    def write_verdicts(self, verdicts: list[Verdict]) -> None:
+        write_json_atomic(self.path / "verdicts.json", [v.model_dump(mode="json") for v in verdicts])
+
+    def read_verdicts(self) -> list[Verdict]:
+        path = self.path / "verdicts.json"
+        if not path.exists():
+            return []
+        return [Verdict.model_validate(v) for v in json.loads(path.read_text(encoding="utf-8"))]
+
+    def close(self) -> None:
+        for w in self._writers.values():
+            w.close()
+        self._writers.clear()
+
+    def load(self) -> Recorded:
+        """Read the whole folder, applying upserts, sorted by time."""
+        run = self.read_run()
+        metrics: dict[tuple[Any, ...], MetricPoint] = {}
+        for p in read_stream(self.stream_path("metrics"), MetricPoint):
+            metrics[p.key()] = p
+        activities: dict[str, Activity] = {}
+        for a in read_stream(self.stream_path("activities"), Activity):
+            activities[a.activity_id] = a
+        return Recorded(
+            path=self.path,
+            run=run,
+            events=sorted(read_stream(self.stream_path("events"), RunEvent), key=lambda e: e.ts),
+            load=sorted(read_stream(self.stream_path("load"), LoadInterval), key=lambda x: x.ts),
+            metrics=sorted(metrics.values(), key=lambda p: (p.metric, p.ts)),
+            endpoint=sorted(read_stream(self.stream_path("endpoint"), EndpointSample), key=lambda s: s.ts),
+            activities=sorted(activities.values(), key=lambda a: a.start_ts),
+            alarms=sorted(read_stream(self.stream_path("alarms"), AlarmSample), key=lambda s: s.ts),
+        )
