@@ -77,9 +77,11 @@ def on_alarm_low(*, now: float, basis: int, desired: int, metric: float, target:
     if scale_out_cooldown_blocks and now < cooldown.scale_out_until:
         return Decision("none", desired, "ScaleOutCooldown")
     new = proportional_capacity(basis, metric, target, min_c, max_c)
-    if new >= desired:
-        return Decision("none", desired, "AlreadyAtMinCapacity" if desired <= min_c else "AlreadyAtDesiredCapacity")
-    if new > 0 and basis * metric / new > target + _EPS:
+    if desired <= min_c:
+        return Decision("none", desired, "AlreadyAtMinCapacity")
+    # With the ceil formula, new >= desired means removing even one instance would push the metric
+    # above target: that is the flapping case [S29], not "already at desired".
+    if new >= desired or (new > 0 and basis * metric / new > target + _EPS):
         return Decision("none", desired, "AutoScalingAnticipatedFlapping")
     return Decision("scale_in", new)
 

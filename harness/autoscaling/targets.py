@@ -124,7 +124,10 @@ class TargetsMixin:
         ep_name, v_name = parse_resource_id(resource_id)
         key = MetricKey.of("AWS/SageMaker", SUPPORTED_PREDEFINED[predefined], EndpointName=ep_name,
                            VariantName=v_name)
-        description = f"DO NOT EDIT OR DELETE. For TargetTrackingScaling policy {arn}."
+        # Real managed alarms end with ":createdBy/<uuid>" (aws-semantics §1, S25); uuid5 of the ARN keeps
+        # it deterministic without drawing from the seeded rng (which also drives latency jitter).
+        created_by = uuid.uuid5(uuid.NAMESPACE_URL, arn)
+        description = f"DO NOT EDIT OR DELETE. For TargetTrackingScaling policy {arn}:createdBy/{created_by}."
         high = Alarm(name=f"TargetTracking-{resource_id}-AlarmHigh-{self._uuid()}", arn="", metric=key,
                      statistic=self.params.alarm_statistic, period_s=self.params.metric_period_s,
                      evaluation_periods=self.params.alarm_high_datapoints,

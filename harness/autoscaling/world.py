@@ -72,11 +72,13 @@ class World(TargetsMixin):
             if t > now:
                 break
             self.now = t
-            if t == t_ready:
-                self._complete_endpoint_changes(t)
-            elif t == self._next_close:
+            # A period closes before an endpoint completing at the same instant: a period that ends as
+            # the endpoint comes InService was spent Creating and gets no idle zero.
+            if t == self._next_close:
                 self._close_period(t)
                 self._next_close += self.params.metric_period_s
+            elif t == t_ready:
+                self._complete_endpoint_changes(t)
             else:
                 self._evaluate_alarms(t)
                 self._next_eval += self.params.metric_period_s

@@ -100,7 +100,8 @@ def _variant_points(recorded: Recorded, metric: str, stat: str) -> list[MetricPo
 
 def _line(name: str, x: Sequence[datetime], y: Sequence[float | None], legend: str,
           **kw: object) -> go.Scatter:
-    return go.Scatter(name=name, x=list(x), y=list(y), mode="lines", legend=legend, **kw)
+    kw.setdefault("mode", "lines")
+    return go.Scatter(name=name, x=list(x), y=list(y), legend=legend, **kw)
 
 
 def _load_row(fig: go.Figure, recorded: Recorded) -> None:
@@ -112,6 +113,9 @@ def _load_row(fig: go.Figure, recorded: Recorded) -> None:
     fig.add_trace(_line("failures/s", x, [i.failures / i.interval_s if i.interval_s > 0 else None
                                           for i in recorded.load], "legend",
                         line={"color": "#cf222e", "shape": "hv"}), row=1, col=1)
+    peak = max((max(i.offered_rps, i.achieved_rps) for i in recorded.load), default=0.0)
+    if peak > 0:  # headroom for the stage labels at the top of the row
+        fig.update_yaxes(range=[0, peak * 1.2], row=1, col=1)
 
 
 def _ipi_row(fig: go.Figure, recorded: Recorded, policy: TargetTrackingPolicy | None) -> None:
@@ -122,15 +126,16 @@ def _ipi_row(fig: go.Figure, recorded: Recorded, policy: TargetTrackingPolicy | 
     if policy is None:
         return
     target = policy.target_value
-    fig.add_hline(y=target, row=2, col=1, exclude_empty_subplots=False, name="target",
-                  line={"color": "#bc4c00", "dash": "dash", "width": 1.5},
-                  annotation={"text": f"target {target:g} (AlarmHigh above)", "font": {"size": 11,
-                              "color": "#bc4c00"}}, annotation_position="top left")
-    fig.add_hline(y=0.9 * target, row=2, col=1, exclude_empty_subplots=False, name="alarm-low",
-                  line={"color": "#0550ae", "dash": "dot", "width": 1.5},
-                  annotation={"text": f"90 % of target = {0.9 * target:g} (AlarmLow below)",
-                              "font": {"size": 11, "color": "#0550ae"}},
-                  annotation_position="bottom left")
+    lines = (("target", target, f"target {target:g} (AlarmHigh above)", "#bc4c00", "dash", 7),
+             ("alarm-low", 0.9 * target, f"90 % of target = {0.9 * target:g} (AlarmLow below)",
+              "#0550ae", "dot", -7))
+    for name, y, label, color, dash, shift in lines:
+        fig.add_hline(y=y, row=2, col=1, exclude_empty_subplots=False, name=name,
+                      line={"color": color, "dash": dash, "width": 1.5})
+        # Labelled in the right margin: the two lines are 10 % apart, too close to label inside.
+        fig.add_annotation(xref="x2 domain", yref="y2", x=1.0, y=y, xanchor="left", yshift=shift,
+                           showarrow=False, text=label, font={"size": 11, "color": color},
+                           name=f"label:{name}")
 
 
 def _instances_at(samples: Sequence[EndpointSample], ts: float) -> int | None:
@@ -233,7 +238,8 @@ def _verdict_marks(fig: go.Figure, verdicts: list[Verdict], x_lo: float, x_hi: f
                           name=f"observed:{v.name}")
         anchor = x0 if has_window else (v.observed_ts if v.observed_ts is not None else x_lo)
         fig.add_annotation(xref="x", yref="paper", x=utc(anchor), y=1, xanchor="left", yanchor="bottom",
-                           yshift=22 + _LABEL_STEP_PX * i, showarrow=False, align="left",
+                           yshift=22 + _LABEL_STEP_PX * (len(verdicts) - 1 - i),  # first on top
+                           showarrow=False, align="left",
                            text=f"<b>{v.status}</b> {html.escape(v.name)}",
                            font={"size": 11, "color": color}, bgcolor="rgba(255,255,255,0.85)",
                            name=f"label:{v.name}")
@@ -247,15 +253,20 @@ def _layout(fig: go.Figure, recorded: Recorded, n_verdicts: int, x_lo: float, x_
     for row, title in enumerate(ROW_TITLES, start=1):
         yaxis = fig.layout[f"yaxis{'' if row == 1 else row}"]
         d0, d1 = yaxis.domain
+        if not any(len(t.x or ()) for t in fig.select_traces(row=row, col=1)):
+            fig.add_annotation(xref="paper", yref="paper", x=0.5, y=(d0 + d1) / 2, showarrow=False,
+                               text="no data recorded", font={"size": 13, "color": "#8c959f"},
+                               name=f"empty:{row}")
         key = "legend" if row == 1 else f"legend{row}"
         fig.update_layout({key: {"x": 1.01, "xanchor": "left", "y": d1, "yanchor": "top",
                                  "bgcolor": "rgba(255,255,255,0.9)", "font": {"size": 11}}})
         fig.add_annotation(xref="paper", yref="paper", x=0, y=d1, xanchor="left", yanchor="bottom",
                            showarrow=False, text=f"<b>{title}</b>", font={"size": 12, "color": "#24292f"})
-    fig.update_yaxes(rangemode="tozero")
+    fig.update_yaxes(rangemode="tozero", zeroline=True, zerolinecolor="#d0d7de")
     fig.update_yaxes(title_text="req/s", row=1, col=1)
     fig.update_yaxes(title_text="invocations / instance", row=2, col=1)
     fig.update_yaxes(title_text="instances", dtick=1, row=3, col=1)
-    fig.update_yaxes(title_text="ms (client wall clock;<br>ModelLatency from CloudWatch)", row=4, col=1)
-    fig.update_xaxes(range=[utc(x_lo), utc(x_hi)], showticklabels=True, tickformat="%H:%M")
+    fig.update_yaxes(title_text="ms<br>(client wall clock)", row=4, col=1)
+    # type="date" explicitly: with no data at all plotly.js would otherwise fall back to a linear axis.
+    fig.update_xaxes(type="date", range=[utc(x_lo), utc(x_hi)], showticklabels=True, tickformat="%H:%M")
     fig.update_xaxes(title_text=f"endpoint time (UTC), {utc(x_lo):%Y-%m-%d}", row=4, col=1)

@@ -1,0 +1,119 @@
+"""The emulator application: one :class:`World` on a sped-up clock, behind the AWS protocol router.
+
+Endpoint time starts at the wall time the emulator starts and runs ``speed`` times faster
+(DESIGN.md "Time"); every timestamp it returns is endpoint time. A background ticker advances the
+model so alarms fire and instances come InService without traffic; every request also advances it
+first. All model access goes through one lock: the model is single-threaded.
+
+Non-AWS routes (``/_emulator/...``, unsigned) expose the clock and the ground-truth log.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from harness.autoscaling.params import ModelParams
+from harness.autoscaling.world import World
+from harness.emulator.protocol import Router
+
+DEFAULT_PORT = 4566
+DEFAULT_CREDENTIALS = {"test": "test"}
+
+
+class EmulatorClock:
+    """Endpoint time = wall time at start + elapsed wall time x ``speed`` (monotonic underneath)."""
+
+    def __init__(self, speed: float, start_wall_ts: float | None = None) -> None:
+        if speed <= 0:
+            raise ValueError("speed must be positive")
+        self.speed = speed
+        self.wall0 = time.time() if start_wall_ts is None else start_wall_ts
+        self._mono0 = time.monotonic()
+
+    def now(self) -> float:
+        return self.wall0 + (time.monotonic() - self._mono0) * self.speed
+
+    def sleep(self, endpoint_s: float) -> None:
+        """Sleep for ``endpoint_s`` seconds of endpoint time."""
+        if endpoint_s > 0:
+            time.sleep(endpoint_s / self.speed)
+
+
+def to_datetime(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, tz=UTC)
+
+
+def to_epoch(value: Any) -> float:
+    if isinstance(value, datetime):
+        return value.timestamp()
+    return float(value)
+
+
+class Emulator:
+    """SageMaker + SageMaker Runtime + Application Auto Scaling + CloudWatch, emulated."""
+
+    def __init__(self, params: ModelParams | None = None, *, speed: float = 1.0,
+                 credentials: dict[str, str] | None = None, region: str = "us-east-1",
+                 tick_s: float = 0.02) -> None:
+        self.params = params or ModelParams()
+        self.clock = EmulatorClock(speed)
+        self.world = World(self.params, start_ts=self.clock.now(), region=region)
+        self.lock = threading.Lock()
+        self.router = Router(DEFAULT_CREDENTIALS if credentials is None else credentials)
+        self.models: dict[str, dict[str, Any]] = {}
+        self.endpoint_configs: dict[str, dict[str, Any]] = {}
+        self._tick_s = tick_s
+        self._stop = threading.Event()
+        self._ticker: threading.Thread | None = None
+        from harness.emulator import aas, cloudwatch, runtime, sagemaker
+
+        for module in (sagemaker, runtime, aas, cloudwatch):
+            module.register(self)
+        self.router.register_raw("GET", "/_emulator/health", lambda _params: (200, {"ok": True}))
+        self.router.register_raw("GET", "/_emulator/clock", self._clock_route)
+        self.router.register_raw("GET", "/_emulator/truth", self._truth_route)
+
+    @property
+    def speed(self) -> float:
+        return self.clock.speed
+
+    def now(self) -> float:
+        return self.clock.now()
+
+    def advance(self) -> float:
+        """Advance the model to now; returns now."""
+        now = self.clock.now()
+        with self.lock:
+            self.world.advance(now)
+        return now
+
+    def start_ticker(self) -> None:
+        """Advance the model in the background every ``tick_s`` wall seconds until :meth:`stop`."""
+        if self._ticker is not None:
+            return
+
+        def loop() -> None:
+            while not self._stop.wait(self._tick_s):
+                self.advance()
+
+        self._ticker = threading.Thread(target=loop, name="emulator-ticker", daemon=True)
+        self._ticker.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._ticker is not None:
+            self._ticker.join(timeout=2)
+            self._ticker = None
+
+    def _clock_route(self, _params: dict[str, Any]) -> tuple[int, Any]:
+        return 200, {"endpoint_ts": self.clock.now(), "wall_ts": time.time(), "speed": self.clock.speed,
+                     "endpoint0_ts": self.clock.wall0}
+
+    def _truth_route(self, _params: dict[str, Any]) -> tuple[int, Any]:
+        self.advance()
+        with self.lock:
+            events = [{"ts": e.ts, "kind": e.kind, **e.detail} for e in self.world.truth]
+        return 200, {"events": events}

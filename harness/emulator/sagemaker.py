@@ -1,0 +1,213 @@
+"""SageMaker control plane (JSON 1.1): models, endpoint configs, endpoints and their capacities.
+
+Models and endpoint configs are records the emulator keeps; endpoints live in the model
+(:class:`~harness.autoscaling.world.World`), which gives them their lifecycle: ``Creating`` until
+``endpoint_create_delay_s``, ``Updating`` while instances are provisioned (aws-semantics §7).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from harness.autoscaling.entities import Endpoint, Variant, WorldError
+from harness.emulator.app import to_datetime
+from harness.emulator.protocol import AwsError, Call
+
+if TYPE_CHECKING:
+    from harness.emulator.app import Emulator
+
+
+@contextmanager
+def world_errors() -> Iterator[None]:
+    """Turn the model's refusals into AWS errors."""
+    try:
+        yield
+    except WorldError as err:
+        raise AwsError(err.code, err.message) from None
+
+
+def register(emu: Emulator) -> None:
+    handlers: dict[str, Callable[[Call], dict[str, Any]]] = {
+        "CreateModel": lambda c: create_model(emu, c),
+        "DescribeModel": lambda c: describe_model(emu, c),
+        "DeleteModel": lambda c: delete_model(emu, c),
+        "CreateEndpointConfig": lambda c: create_endpoint_config(emu, c),
+        "DescribeEndpointConfig": lambda c: describe_endpoint_config(emu, c),
+        "DeleteEndpointConfig": lambda c: delete_endpoint_config(emu, c),
+        "CreateEndpoint": lambda c: create_endpoint(emu, c),
+        "DescribeEndpoint": lambda c: describe_endpoint(emu, c),
+        "UpdateEndpointWeightsAndCapacities": lambda c: update_weights_and_capacities(emu, c),
+        "DeleteEndpoint": lambda c: delete_endpoint(emu, c),
+        "ListEndpoints": lambda c: list_endpoints(emu, c),
+    }
+    for op, fn in handlers.items():
+        emu.router.register("sagemaker", op, fn)
+
+
+def _arn(emu: Emulator, resource: str) -> str:
+    return emu.world.arn("sagemaker", resource)
+
+
+def create_model(emu: Emulator, call: Call) -> dict[str, Any]:
+    p = call.params
+    name = p["ModelName"]
+    if name in emu.models:
+        raise AwsError("ValidationException", f'Cannot create already existing model "{_arn(emu, "model/" + name.lower())}".')
+    arn = _arn(emu, f"model/{name.lower()}")
+    emu.models[name] = {"ModelName": name, "ModelArn": arn, "CreationTime": to_datetime(emu.now()),
+                        "PrimaryContainer": p.get("PrimaryContainer") or {},
+                        "ExecutionRoleArn": p.get("ExecutionRoleArn", "")}
+    return {"ModelArn": arn}
+
+
+def describe_model(emu: Emulator, call: Call) -> dict[str, Any]:
+    name = call.params["ModelName"]
+    if name not in emu.models:
+        raise AwsError("ValidationException", f'Could not find model "{_arn(emu, "model/" + name.lower())}".')
+    return dict(emu.models[name])
+
+
+def delete_model(emu: Emulator, call: Call) -> dict[str, Any]:
+    describe_model(emu, call)
+    del emu.models[call.params["ModelName"]]
+    return {}
+
+
+def create_endpoint_config(emu: Emulator, call: Call) -> dict[str, Any]:
+    p = call.params
+    name = p["EndpointConfigName"]
+    arn = _arn(emu, f"endpoint-config/{name.lower()}")
+    if name in emu.endpoint_configs:
+        raise AwsError("ValidationException", f'Cannot create already existing endpoint configuration "{arn}".')
+    for v in p["ProductionVariants"]:
+        model = v.get("ModelName")
+        if model and model not in emu.models:
+            raise AwsError("ValidationException", f'Could not find model "{_arn(emu, "model/" + model.lower())}".')
+        if "InitialInstanceCount" not in v or "InstanceType" not in v:
+            raise AwsError("ValidationException", f"Variant {v.get('VariantName')}: this emulator models "
+                           "instance-based variants; InitialInstanceCount and InstanceType are required.")
+    emu.endpoint_configs[name] = {
+        "EndpointConfigName": name, "EndpointConfigArn": arn, "ProductionVariants": p["ProductionVariants"],
+        "CreationTime": to_datetime(emu.now()),
+        **({"AsyncInferenceConfig": p["AsyncInferenceConfig"]} if p.get("AsyncInferenceConfig") else {}),
+    }
+    return {"EndpointConfigArn": arn}
+
+
+def describe_endpoint_config(emu: Emulator, call: Call) -> dict[str, Any]:
+    name = call.params["EndpointConfigName"]
+    if name not in emu.endpoint_configs:
+        raise AwsError("ValidationException",
+                       f'Could not find endpoint configuration "{_arn(emu, "endpoint-config/" + name.lower())}".')
+    return dict(emu.endpoint_configs[name])
+
+
+def delete_endpoint_config(emu: Emulator, call: Call) -> dict[str, Any]:
+    describe_endpoint_config(emu, call)
+    del emu.endpoint_configs[call.params["EndpointConfigName"]]
+    return {}
+
+
+def create_endpoint(emu: Emulator, call: Call) -> dict[str, Any]:
+    p = call.params
+    config = describe_endpoint_config(emu, Call(call.service, call.operation,
+                                                {"EndpointConfigName": p["EndpointConfigName"]},
+                                                call.region, call.access_key))
+    variants = [Variant(name=v["VariantName"], instance_type=v["InstanceType"], current=0,
+                        desired=int(v["InitialInstanceCount"]), weight=float(v.get("InitialVariantWeight", 1.0)))
+                for v in config["ProductionVariants"]]
+    now = emu.now()
+    with emu.lock, world_errors():
+        ep = emu.world.create_endpoint(p["EndpointName"], p["EndpointConfigName"], variants, now)
+    return {"EndpointArn": ep.arn}
+
+
+def describe_endpoint(emu: Emulator, call: Call) -> dict[str, Any]:
+    now = emu.now()
+    with emu.lock, world_errors():
+        emu.world.advance(now)
+        ep = emu.world.endpoint(call.params["EndpointName"])
+        return endpoint_description(emu, ep)
+
+
+def endpoint_description(emu: Emulator, ep: Endpoint) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "EndpointName": ep.name, "EndpointArn": ep.arn, "EndpointConfigName": ep.config_name,
+        "EndpointStatus": ep.status, "CreationTime": to_datetime(ep.created_ts),
+        "LastModifiedTime": to_datetime(ep.modified_ts),
+    }
+    if ep.failure_reason:
+        out["FailureReason"] = ep.failure_reason
+    if ep.status != "Creating":
+        variants = []
+        for v in ep.variants.values():
+            item: dict[str, Any] = {
+                "VariantName": v.name, "CurrentWeight": v.weight, "DesiredWeight": v.weight,
+                "CurrentInstanceCount": v.current, "DesiredInstanceCount": v.desired,
+            }
+            if ep.status == "Updating" and v.current != v.desired:
+                item["VariantStatus"] = [{"Status": "Updating", "StartTime": to_datetime(ep.modified_ts),
+                                          "StatusMessage": f"Updating instance count from {v.current} to {v.desired}."}]
+            variants.append(item)
+        out["ProductionVariants"] = variants
+    config = emu.endpoint_configs.get(ep.config_name, {})
+    if config.get("AsyncInferenceConfig"):
+        out["AsyncInferenceConfig"] = config["AsyncInferenceConfig"]
+    return out
+
+
+def update_weights_and_capacities(emu: Emulator, call: Call) -> dict[str, Any]:
+    p = call.params
+    now = emu.now()
+    with emu.lock, world_errors():
+        ep = emu.world.endpoint(p["EndpointName"])
+        desired = {}
+        for item in p["DesiredWeightsAndCapacities"]:
+            name = item["VariantName"]
+            if name not in ep.variants:
+                raise AwsError("ValidationException",
+                               f"The variant name(s) [{name}] is/are not present in endpoint {ep.name}.")
+            if "DesiredWeight" in item:
+                ep.variants[name].weight = float(item["DesiredWeight"])
+            if "DesiredInstanceCount" in item:
+                desired[name] = int(item["DesiredInstanceCount"])
+        if desired:
+            emu.world.update_capacities(ep.name, desired, now)
+            # A manual change moves the scalable target's view too, as SageMaker reports it back.
+            for name, count in desired.items():
+                target = emu.world.targets.get(f"endpoint/{ep.name}/variant/{name}")
+                if target is not None:
+                    target.desired = count
+    return {"EndpointArn": ep.arn}
+
+
+def delete_endpoint(emu: Emulator, call: Call) -> dict[str, Any]:
+    now = emu.now()
+    with emu.lock, world_errors():
+        emu.world.delete_endpoint(call.params["EndpointName"], now)
+    return {}
+
+
+def list_endpoints(emu: Emulator, call: Call) -> dict[str, Any]:
+    p = call.params
+    now = emu.now()
+    with emu.lock:
+        emu.world.advance(now)
+        endpoints = list(emu.world.endpoints.values())
+    if p.get("NameContains"):
+        endpoints = [e for e in endpoints if p["NameContains"] in e.name]
+    if p.get("StatusEquals"):
+        endpoints = [e for e in endpoints if e.status == p["StatusEquals"]]
+    key = (lambda e: e.name) if p.get("SortBy") == "Name" else (lambda e: e.created_ts)
+    endpoints.sort(key=key, reverse=p.get("SortOrder", "Descending") == "Descending")
+    start = int(p.get("NextToken") or 0)
+    size = int(p.get("MaxResults") or 10)
+    page = endpoints[start:start + size]
+    out: dict[str, Any] = {"Endpoints": [
+        {"EndpointName": e.name, "EndpointArn": e.arn, "CreationTime": to_datetime(e.created_ts),
+         "LastModifiedTime": to_datetime(e.modified_ts), "EndpointStatus": e.status} for e in page]}
+    if start + size < len(endpoints):
+        out["NextToken"] = str(start + size)
+    return out

@@ -1,0 +1,223 @@
+"""The HTML report: one self-contained page per run folder.
+
+:func:`render_html` returns the page as a string; :func:`write_report` writes it to
+``<folder>/report.html``. The page works offline and makes no network request: plotly.js is inlined,
+there are no external scripts, styles, fonts or images, and a Content-Security-Policy ``<meta>``
+forbids any fetch even if a future plotly.js tried one. Every text taken from the folder is escaped.
+The page holds what the folder holds — no credentials, no environment data; the emulator's
+``endpoint_url`` and the resolved profile are deliberately left out (the profile may name an IAM role
+or an S3 location; the user's expectation text is quoted per verdict).
+
+Times are endpoint time (DESIGN.md "Time"), shown in UTC; verdict times are shown relative to the
+verdict's trigger (``T+9m00s``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from datetime import UTC, datetime
+from html import escape
+from pathlib import Path
+
+import plotly.io as pio
+
+from harness.record import Recorded, RunFolder, RunInfo, Verdict
+from harness.report.figures import target_policy, timeline_figure
+
+# plotly.js offers a "Share chart..." button that uploads the chart to Plotly Cloud: a report must
+# never send its data anywhere, so the button is off and its upload URL empty.
+PLOTLY_CONFIG = {"displaylogo": False, "responsive": True, "showSendToCloud": False, "plotlyServerURL": "",
+                 "modeBarButtonsToRemove": ["select2d", "lasso2d", "sendChartToCloud"],
+                 "toImageButtonOptions": {"format": "png", "scale": 1}}
+CSP = ("default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+       "img-src data: blob:; font-src data:; connect-src 'none'; base-uri 'none'; form-action 'none'")
+
+_CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;margin:24px 32px;
+color:#24292f;background:#fff}
+h1{font-size:22px;margin:0 0 4px} h2{font-size:17px;margin:28px 0 8px;border-bottom:1px solid #d0d7de}
+.sub{color:#57606a;margin:0 0 14px;font-size:13px}
+.badge{display:inline-block;padding:2px 9px;border-radius:12px;font-size:13px;font-weight:600;
+color:#fff;vertical-align:middle;margin-left:6px}
+.badge.prediction{background:#8250df} .badge.PASS{background:#1a7f37} .badge.FAIL{background:#cf222e}
+.badge.INCONCLUSIVE{background:#57606a}
+dl.meta{display:grid;grid-template-columns:max-content auto;gap:3px 16px;margin:0;font-size:14px}
+dl.meta dt{color:#57606a} dl.meta dd{margin:0}
+table{border-collapse:collapse;font-size:13px;width:100%}
+th,td{border:1px solid #d0d7de;padding:5px 8px;text-align:left;vertical-align:top}
+th{background:#f6f8fa} td.status{font-weight:700;white-space:nowrap} td.t{white-space:nowrap}
+tr.PASS td.status{color:#1a7f37} tr.FAIL td.status{color:#cf222e} tr.INCONCLUSIVE td.status{color:#57606a}
+code{font-size:12px;background:#f6f8fa;padding:1px 4px;border-radius:4px}
+.empty{color:#57606a;font-style:italic} table.data{width:auto}
+"""
+
+
+def overall_outcome(verdicts: list[Verdict]) -> str:
+    """FAIL if any verdict failed, else INCONCLUSIVE if any was (or there are none), else PASS."""
+    statuses = {v.status for v in verdicts}
+    if "FAIL" in statuses:
+        return "FAIL"
+    if "INCONCLUSIVE" in statuses or not verdicts:
+        return "INCONCLUSIVE"
+    return "PASS"
+
+
+def fmt_utc(ts: float | None) -> str:
+    """``2026-11-21 19:40:30 UTC`` (``—`` when unknown)."""
+    if ts is None:
+        return "—"
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def fmt_duration(seconds: float) -> str:
+    """``45s``, ``9m00s``, ``1h02m03s`` (rounded to the second; negative with ``−``)."""
+    sign, s = ("−" if seconds < 0 else ""), round(abs(seconds))
+    h, rem = divmod(s, 3600)
+    m, sec = divmod(rem, 60)
+    if h:
+        return f"{sign}{h}h{m:02d}m{sec:02d}s"
+    return f"{sign}{m}m{sec:02d}s" if m else f"{sign}{sec}s"
+
+
+def fmt_rel(ts: float | None, trigger_ts: float | None) -> str:
+    """``ts`` as ``T+…`` after the trigger, or as UTC when there is no trigger."""
+    if ts is None:
+        return "—"
+    if trigger_ts is None:
+        return fmt_utc(ts)
+    delta = ts - trigger_ts
+    return f"T{'+' if delta >= 0 else ''}{fmt_duration(delta)}"
+
+
+def _meta(run: RunInfo, verdicts: list[Verdict], recorded: Recorded) -> str:
+    prediction = run.kind == "prediction"
+    if prediction:
+        mode = "prediction — simulated by the autoscaling model; no request was sent"
+    else:
+        mode = "local emulator" if run.mode == "local" else "AWS"
+    if prediction:
+        speed = "virtual time (simulated)"
+    elif run.speed != 1:
+        speed = f"endpoint time ran {run.speed:g}× faster than wall time"
+    else:
+        speed = "real time (endpoint time is wall time)"
+    status = run.status
+    if run.status == "aborted":
+        status = f"aborted — {run.status_reason or 'no reason recorded'}"
+    elif run.status == "running":
+        status = "did not finish (status still ‘running’: the folder may be incomplete)"
+    outcome = overall_outcome(verdicts)
+    counts = Counter(v.status for v in verdicts)
+    tally = ", ".join(f"{counts[s]} {s}" for s in ("PASS", "FAIL", "INCONCLUSIVE") if counts[s])
+    policy, max_capacity = target_policy(recorded)
+    rows = [
+        ("Mode", mode), ("Speed", speed),
+        ("Endpoint / variant", f"{run.endpoint_name} / {run.variant_name}"), ("Region", run.region),
+    ]
+    if policy is not None:
+        rows.append(("Scaling policy", f"target tracking “{policy.name}”: {policy.metric} target "
+                     f"{policy.target_value:g}, max capacity {max_capacity}, cooldowns "
+                     f"out {fmt_duration(policy.scale_out_cooldown_s)} / "
+                     f"in {fmt_duration(policy.scale_in_cooldown_s)}"))
+    rows += [
+        ("Started", fmt_utc(run.started_ts)), ("Ended", fmt_utc(run.ended_ts)),
+        ("Load", f"{fmt_utc(run.load_start_ts)} → {fmt_utc(run.load_end_ts)}"),
+        ("Run status", status),
+    ]
+    body = "".join(f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in rows)
+    body += (f'<dt>Outcome</dt><dd><span class="badge {outcome}" id="outcome">{outcome}</span> '
+             f"{escape(tally or 'no verdicts recorded')}</dd>")
+    return f'<dl class="meta">{body}</dl>'
+
+
+def _verdict_table(verdicts: list[Verdict]) -> str:
+    if not verdicts:
+        return '<p class="empty">No verdicts: verdicts.json is missing or empty.</p>'
+    head = ("<tr><th>Status</th><th>Expectation</th><th>Summary</th><th>Trigger</th>"
+            "<th>Observed</th><th>Window</th></tr>")
+    rows = []
+    for v in verdicts:
+        source = f"<br><code>{escape(v.source)}</code>" if v.source else ""
+        window = (f"{fmt_rel(v.window_start_ts, v.trigger_ts)} … {fmt_rel(v.window_end_ts, v.trigger_ts)}"
+                  if v.window_start_ts is not None or v.window_end_ts is not None else "—")
+        rows.append(
+            f'<tr class="{v.status}"><td class="status">{v.status}</td>'
+            f"<td><b>{escape(v.name)}</b>{source}</td><td>{escape(v.summary)}</td>"
+            f'<td class="t">{escape(fmt_utc(v.trigger_ts))}</td>'
+            f'<td class="t">{escape(fmt_rel(v.observed_ts, v.trigger_ts))}</td>'
+            f'<td class="t">{escape(window)}</td></tr>')
+    return f'<table class="verdicts">{head}{"".join(rows)}</table>'
+
+
+def _span(ts: list[float]) -> str:
+    return f"{fmt_utc(min(ts))} → {fmt_utc(max(ts))}" if ts else "—"
+
+
+def _data_section(recorded: Recorded, verdicts: list[Verdict]) -> str:
+    rows = [
+        ("load.jsonl", "load intervals", len(recorded.load), _span([x.ts for x in recorded.load])),
+        ("metrics.jsonl", "CloudWatch datapoints", len(recorded.metrics),
+         _span([x.ts for x in recorded.metrics])),
+        ("endpoint.jsonl", "DescribeEndpoint samples", len(recorded.endpoint),
+         _span([x.ts for x in recorded.endpoint])),
+        ("activities.jsonl", "scaling activities", len(recorded.activities),
+         _span([x.start_ts for x in recorded.activities])),
+        ("alarms.jsonl", "alarm samples", len(recorded.alarms), _span([x.ts for x in recorded.alarms])),
+        ("events.jsonl", "run events", len(recorded.events), _span([x.ts for x in recorded.events])),
+        ("verdicts.json", "verdicts", len(verdicts), ""),
+    ]
+    body = "".join(f"<tr><td><code>{f}</code></td><td>{escape(what)}</td><td>{n}</td>"
+                   f"<td>{escape(span)}</td></tr>" for f, what, n, span in rows)
+    per_metric = Counter(f"{p.metric} ({p.stat}, {p.period_s}s)" for p in recorded.metrics)
+    metrics = ", ".join(f"{escape(k)}: {n}" for k, n in sorted(per_metric.items())) or "none"
+    versions = ", ".join(f"{escape(k)} {escape(v)}" for k, v in sorted(recorded.run.versions.items())) or "—"
+    return (f'<table class="data"><tr><th>File</th><th>Records</th><th>Count</th><th>Span (UTC)</th></tr>'
+            f"{body}</table><p class=\"sub\">Metrics: {metrics}</p>"
+            f'<p class="sub">Schema {recorded.run.schema_version}; versions: {versions}</p>')
+
+
+def render_html(recorded: Recorded, verdicts: list[Verdict]) -> str:
+    """The report page of one run as a self-contained HTML document (UTF-8 text)."""
+    run = recorded.run
+    prediction = run.kind == "prediction"
+    badge = ('<span class="badge prediction" id="prediction">PREDICTION (simulated)</span>'
+             if prediction else "")
+    outcome = overall_outcome(verdicts)
+    fig = timeline_figure(recorded, verdicts)
+    plot = pio.to_html(fig, include_plotlyjs=True, full_html=False, config=PLOTLY_CONFIG,
+                       div_id="timeline", default_height=f"{fig.layout.height}px")
+    title = f"{'PREDICTION — ' if prediction else ''}scalecheck: {run.profile_name} — {run.run_id}"
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="{escape(CSP)}">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{escape(title)}</title><style>{_CSS}</style></head>
+<body>
+<h1>{escape(run.profile_name)} {badge}<span class="badge {outcome}">{outcome}</span></h1>
+<p class="sub">scalecheck report · run <code>{escape(run.run_id)}</code> ·
+all times are endpoint time (UTC)</p>
+{_meta(run, verdicts, recorded)}
+<h2>Verdicts</h2>
+{_verdict_table(verdicts)}
+<h2>Timeline</h2>
+<p class="sub">Shaded: expectation windows (green PASS, red FAIL, grey INCONCLUSIVE); dashed verticals: when
+each was observed; blue band: traffic stages. Hover for values; drag to zoom, double-click to reset.</p>
+{plot}
+<h2>Data</h2>
+{_data_section(recorded, verdicts)}
+</body></html>
+"""
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def write_report(folder: RunFolder) -> Path:
+    """Render ``folder`` (its streams and ``verdicts.json``) into ``report.html``; returns its path."""
+    path = folder.path / "report.html"
+    _write_atomic(path, render_html(folder.load(), folder.read_verdicts()))
+    return path
