@@ -58,8 +58,8 @@ def cmd_run(args: argparse.Namespace, *, demo: bool = False) -> int:
     except InfrastructureError as err:
         print(f"scalecheck: infrastructure error: {err}", file=sys.stderr)
         return exitcodes.INFRASTRUCTURE
-    if result.status != "complete":
-        _say(f"run {result.status}")
+    if result.status != "complete" or result.reason:
+        _say(f"run {result.status}" + (f": {result.reason}" if result.reason else ""))
     _print_verdicts(result.verdicts, result.folder / "report.html")
     return result.exit_code
 

@@ -151,7 +151,8 @@ class Collector:
             self.state.alarms[a["AlarmName"]] = a["StateValue"]
             sample = AlarmSample(ts=now, alarm_name=a["AlarmName"], state=a["StateValue"],
                                  threshold=a.get("Threshold"),
-                                 state_updated_ts=_ts(a["StateUpdatedTimestamp"]) if a.get("StateUpdatedTimestamp") else None)
+                                 state_updated_ts=_ts(a["StateUpdatedTimestamp"])
+                                 if a.get("StateUpdatedTimestamp") else None)
             self.folder.append("alarms", sample)
             written.append(sample)
         return written

@@ -32,6 +32,7 @@ from harness.record import Clock, RunEvent, RunFolder
 from harness.traffic import rate_at, stage_at, total_duration_s
 
 LOAD_INTERVAL_S = 10.0  # endpoint seconds per load.jsonl record
+IDLE_POLL_WALL_S = 0.05  # how often an idle user looks at the rate again
 
 
 class _Run:
@@ -41,11 +42,11 @@ class _Run:
     clock: Clock | None = None
     folder: RunFolder | None = None
     recorder: IntervalRecorder | None = None
-    rate_wall: float = 0.0
     users: int = 0
     stage: str | None = None
     started_wall: float | None = None
     stopped: bool = False
+    load_stopped: bool = False
     writer: Any = None
 
 
@@ -90,19 +91,42 @@ def _event(kind: str, detail: str = "") -> None:
 
 @events.test_start.add_listener
 def _test_start(environment: Any, **_kw: Any) -> None:
-    assert RUN.clock is not None
+    _begin()
+
+
+def _begin() -> None:
+    """Start the load clock once (the shape may tick before Locust fires test_start)."""
+    if RUN.started_wall is not None or RUN.clock is None:
+        return
     RUN.started_wall = time.time()
     RUN.stopped = False
+    RUN.load_stopped = False
     RUN.recorder = IntervalRecorder(RUN.clock, RUN.started_wall)
     _event("load_start", f"speed {RUN.clock.speed:g}")
     RUN.writer = gevent.spawn(_write_intervals)
 
 
+def _elapsed_s(wall_ts: float | None = None) -> float:
+    """Endpoint seconds since the load started."""
+    if RUN.started_wall is None or RUN.clock is None:
+        return -1.0
+    return ((time.time() if wall_ts is None else wall_ts) - RUN.started_wall) * RUN.clock.speed
+
+
+def _rate_wall(wall_ts: float | None = None) -> float:
+    """Requests per wall second the profile asks for now (stage rate x speed); 0 after the end."""
+    if RUN.profile is None or RUN.clock is None:
+        return 0.0
+    return rate_at(RUN.profile.traffic.stages, _elapsed_s(wall_ts)) * RUN.clock.speed
+
+
 def _flush() -> None:
-    if RUN.recorder is None or RUN.clock is None:
+    if RUN.recorder is None or RUN.clock is None or RUN.profile is None:
         return
-    record = RUN.recorder.flush(time.time(), offered_rps=RUN.rate_wall / RUN.clock.speed, users=RUN.users,
-                                stage=RUN.stage)
+    now = time.time()
+    middle = (RUN.recorder.start_wall + now) / 2
+    offered = rate_at(RUN.profile.traffic.stages, _elapsed_s(middle))
+    record = RUN.recorder.flush(now, offered_rps=offered, users=RUN.users, stage=RUN.stage)
     if record is not None and RUN.folder is not None:
         RUN.folder.append("load", record)
 
@@ -122,27 +146,44 @@ def _test_stop(environment: Any, **_kw: Any) -> None:
     if RUN.writer is not None:
         RUN.writer.kill(block=False)
     _flush()
-    _event("load_stop")
+    _load_stop()
+
+
+def _load_stop() -> None:
+    """Record the end of the load once: the scheduled end, or now if the load was cut short."""
+    if RUN.load_stopped or RUN.clock is None or RUN.profile is None or RUN.started_wall is None:
+        return
+    RUN.load_stopped = True
+    planned_end_wall = RUN.started_wall + RUN.profile.traffic.duration_s / RUN.clock.speed
+    end = RUN.clock.endpoint_ts(min(time.time(), planned_end_wall))
+    if RUN.folder is not None:
+        RUN.folder.append("events", RunEvent(ts=end, kind="load_stop"))
 
 
 class ProfileShape(LoadTestShape):
-    """Users follow the profile's stages: enough users pacing at ``traffic.user_rps`` for the rate."""
+    """Sizes the user pool: enough users pacing at ``traffic.user_rps`` for the rate until the next tick.
+
+    Locust ticks a shape about once per wall second, which is ``speed`` endpoint seconds: too coarse
+    for the rate itself, so users read the rate from the clock at every request (``_rate_wall``).
+    """
 
     def tick(self) -> tuple[int, float] | None:
         profile, clock = RUN.profile, RUN.clock
         if profile is None or clock is None:
             return None
-        t_ep = self.get_run_time() * clock.speed
+        _begin()
+        t_ep = _elapsed_s()
         stages = profile.traffic.stages
         if t_ep >= total_duration_s(stages):
+            _load_stop()
             return None
         found = stage_at(stages, t_ep)
         stage = stages[found[0]].name if found else None
         if stage != RUN.stage:
             RUN.stage = stage
             _event("stage_start", stage or "")
-        RUN.rate_wall = rate_at(stages, t_ep) * clock.speed
-        RUN.users = math.ceil(RUN.rate_wall / profile.traffic.user_rps - 1e-9) if RUN.rate_wall > 0 else 0
+        peak_wall = max(_rate_wall(), _rate_wall(time.time() + 1.0))
+        RUN.users = math.ceil(peak_wall / profile.traffic.user_rps - 1e-9) if peak_wall > 0 else 0
         return RUN.users, max(RUN.users, 1) * 10.0
 
 
@@ -195,7 +236,8 @@ class RealtimeUser(FastHttpUser):
         gevent.sleep(self._pacing_s() * (hash(id(self)) % 1000) / 1000.0)  # spread the first requests
 
     def _pacing_s(self) -> float:
-        return max(RUN.users, 1) / RUN.rate_wall if RUN.rate_wall > 0 else 1.0
+        rate = _rate_wall()
+        return max(RUN.users, 1) / rate if rate > 0 else IDLE_POLL_WALL_S
 
     def wait_time(self) -> float:
         return max(0.0, self._last_start + self._pacing_s() - time.monotonic())
@@ -203,6 +245,8 @@ class RealtimeUser(FastHttpUser):
     @task
     def invoke(self) -> None:
         self._last_start = time.monotonic()
+        if _rate_wall() <= 0:
+            return  # between stages at rate 0, or past the end: send nothing
         headers = self._signer.headers(self._path, self._body, self._content_type)
         started = time.perf_counter()
         with self.client.post(self._path, data=self._body, headers=headers, name="InvokeEndpoint",

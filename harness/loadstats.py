@@ -34,7 +34,7 @@ class IntervalRecorder:
 
     def __init__(self, clock: Clock, start_wall_ts: float) -> None:
         self.clock = clock
-        self._start_wall = start_wall_ts
+        self.start_wall = start_wall_ts
         self._latencies: list[float] = []
         self._failures = 0
         self._errors: Counter[str] = Counter()
@@ -48,17 +48,17 @@ class IntervalRecorder:
 
     def flush(self, wall_now: float, *, offered_rps: float, users: int, stage: str | None) -> LoadInterval | None:
         """Close the interval ending at ``wall_now``; None if it has no length."""
-        wall_len = wall_now - self._start_wall
+        wall_len = wall_now - self.start_wall
         if wall_len <= 0:
             return None
         interval_s = wall_len * self.clock.speed
         requests = len(self._latencies)
         record = LoadInterval(
-            ts=self.clock.endpoint_ts(self._start_wall), interval_s=interval_s, stage=stage,
+            ts=self.clock.endpoint_ts(self.start_wall), interval_s=interval_s, stage=stage,
             offered_rps=offered_rps, achieved_rps=requests / interval_s, requests=requests,
             failures=self._failures, users=users, latency_ms=latency_summary(self._latencies),
             errors=dict(self._errors))
-        self._start_wall = wall_now
+        self.start_wall = wall_now
         self._latencies = []
         self._failures = 0
         self._errors = Counter()

@@ -55,6 +55,7 @@ class RunResult:
     verdicts: list[Verdict]
     exit_code: int
     status: str
+    reason: str | None = None
 
 
 def _versions() -> dict[str, str]:
@@ -181,7 +182,8 @@ class Runner:
                 last_status = time.monotonic()
                 self._status_line(recorded, evaluation, clock)
             if locust_done and run.load_end_ts is None and run.load_start_ts is None:
-                return "aborted", f"the load generator exited (code {self.locust.returncode}) before the load began; see locust.log"
+                return "aborted", (f"the load generator exited (code {self.locust.returncode}) before the load "
+                                   "began; see locust.log")
             if locust_done and run.load_end_ts is None:
                 run = run.model_copy(update={"load_end_ts": clock.endpoint_ts()})
                 self.folder.write_run(run)
@@ -243,7 +245,7 @@ class Runner:
         if self.emulator is not None:
             self.emulator.stop()
             self.emulator = None
-        return RunResult(self.folder.path, verdicts, checks.exit_code(verdicts), status)
+        return RunResult(self.folder.path, verdicts, checks.exit_code(verdicts), status, reason)
 
     def _finish_quietly(self, status: str, reason: str | None) -> None:
         try:

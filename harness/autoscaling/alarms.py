@@ -58,6 +58,7 @@ class Alarm:
     state_reason: str = "Unchecked: Initial alarm creation"
     state_updated_ts: float = 0.0
     last_value: float | None = None
+    last_value_ts: int | None = None
     created_ts: float = 0.0
 
 

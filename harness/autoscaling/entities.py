@@ -123,5 +123,6 @@ def parse_resource_id(resource_id: str) -> tuple[str, str]:
     parts = resource_id.split("/")
     if len(parts) != 4 or parts[0] != "endpoint" or parts[2] != "variant" or not parts[1] or not parts[3]:
         raise WorldError("ValidationException",
-                         f"Unsupported resource ID {resource_id!r}: expected endpoint/<EndpointName>/variant/<VariantName>")
+                         f"Unsupported resource ID {resource_id!r}: "
+                         "expected endpoint/<EndpointName>/variant/<VariantName>")
     return parts[1], parts[3]

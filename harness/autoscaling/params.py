@@ -40,9 +40,11 @@ class ModelParams(BaseModel):
     alarm_high_datapoints: int = Field(3, ge=1, description="AlarmHigh: 3 of 3 one-minute datapoints [S12].")
     alarm_low_datapoints: int = Field(15, ge=1, description="AlarmLow: 15 of 15 one-minute datapoints [S12].")
     alarm_low_ratio: float = Field(0.9, gt=0, lt=1, description="AlarmLow threshold = 0.9 x target [S12, S25].")
-    capacity_basis: Literal["current", "desired"] = Field(
-        "current", description="Capacity the proportional formula multiplies: InService instances "
-        "(`current`) or the requested count (`desired`). UNCONFIRMED (formula not published).")
+    capacity_basis: Literal["measured", "current", "desired"] = Field(
+        "measured", description="Capacity the proportional formula multiplies: the instances the alarm's "
+        "datapoint was averaged over (`measured`, = Invocations / InvocationsPerInstance of that period), "
+        "the InService instances now (`current`) or the count last requested (`desired`). UNCONFIRMED "
+        "(the formula is not published).")
     scale_out_cooldown_blocks_scale_in: bool = Field(
         False, description="Whether a running scale-out cooldown also blocks scale-in. UNCONFIRMED.")
 

@@ -104,8 +104,8 @@ class World(TargetsMixin):
         """CreateEndpoint: Creating until ``endpoint_create_delay_s`` has passed, then InService."""
         self.advance(now)
         if name in self.endpoints:
-            raise WorldError("ValidationException",
-                             f'Cannot create already existing endpoint "{self.arn("sagemaker", "endpoint/" + name.lower())}".')
+            arn = self.arn("sagemaker", "endpoint/" + name.lower())
+            raise WorldError("ValidationException", f'Cannot create already existing endpoint "{arn}".')
         for v in variants:
             v.current = 0
         ep = Endpoint(name=name, arn=self.arn("sagemaker", f"endpoint/{name.lower()}"), config_name=config_name,
@@ -229,7 +229,7 @@ class World(TargetsMixin):
         for alarm in list(self.alarms.values()):
             points = self.metrics.latest(alarm.metric, alarm.statistic, t, alarm.evaluation_periods)
             if points:
-                alarm.last_value = points[-1][1]
+                alarm.last_value_ts, alarm.last_value = points[-1]
             state, reason = next_state(alarm, points)
             if state != alarm.state:
                 self.log(t, "alarm_state", alarm=alarm.name, previous=alarm.state, state=state, reason=reason)
@@ -248,7 +248,7 @@ class World(TargetsMixin):
         if ep is None or v_name not in ep.variants:
             return
         variant = ep.variants[v_name]
-        basis = variant.current if self.params.capacity_basis == "current" else target.desired
+        basis = self._basis(alarm, variant, target)
         common = dict(now=t, basis=basis, desired=target.desired, metric=alarm.last_value,
                       target=policy.target_value, min_c=target.min_capacity, max_c=target.max_capacity,
                       cooldown=policy.cooldown)
@@ -267,6 +267,20 @@ class World(TargetsMixin):
                        scale_in_cooldown_s=policy.scale_in_cooldown_s)
         self.set_desired(target, decision.new_capacity, t,
                          cause=f"monitor alarm {alarm.name} in state ALARM triggered policy {policy.name}")
+
+    def _basis(self, alarm: Alarm, variant: Variant, target: ScalableTarget) -> int:
+        """The capacity the proportional formula multiplies (``ModelParams.capacity_basis``)."""
+        if self.params.capacity_basis == "desired":
+            return target.desired
+        if self.params.capacity_basis == "measured" and alarm.last_value_ts is not None \
+                and alarm.metric.name == "InvocationsPerInstance":
+            invocations_key = alarm.metric._replace(name="Invocations")
+            ts = alarm.last_value_ts
+            calls = self.metrics.datapoints(invocations_key, "Sum", alarm.period_s, ts, ts + 1, self.now)
+            per_instance = alarm.last_value or 0.0
+            if calls and per_instance > 0:
+                return max(1, round(calls[0][1] / per_instance))
+        return variant.current
 
     # ------------------------------------------------------------------------- actuation
     def set_desired(self, target: ScalableTarget, capacity: int, t: float, cause: str) -> ActivityRecord:
@@ -307,7 +321,8 @@ class World(TargetsMixin):
             ep = self.endpoints.get(ep_name)
             if ep is None:
                 act.status_code, act.end_ts = "Failed", t
-                act.status_message = f"Failed to set desired instance count to {act.target_capacity}. Reason: endpoint deleted."
+                act.status_message = (f"Failed to set desired instance count to {act.target_capacity}. "
+                                      "Reason: endpoint deleted.")
             elif ep.status == "InService" and ep.variants[v_name].current == act.target_capacity:
                 act.status_code, act.end_ts = "Successful", t
                 act.status_message = (f"Successfully set desired instance count to {act.target_capacity}. "

@@ -52,7 +52,8 @@ def get_metric_data(emu: Emulator, call: Call) -> dict[str, Any]:
     p = call.params
     queries = p["MetricDataQueries"]
     if len(queries) > MAX_QUERIES:
-        raise AwsError("ValidationError", f"The collection MetricDataQueries must not have a size greater than {MAX_QUERIES}.")
+        raise AwsError("ValidationError",
+                       f"The collection MetricDataQueries must not have a size greater than {MAX_QUERIES}.")
     start, end = to_epoch(p["StartTime"]), to_epoch(p["EndTime"])
     if end <= start:
         raise AwsError("ValidationError", "The parameter StartTime must be less than the parameter EndTime.")

@@ -338,6 +338,7 @@ def _unknown_status(route: _Route) -> int:
     return 404 if route.wire == "rest-json" else 400
 
 
+@cache
 def _validation_code(model: ServiceModel) -> str:
     names = {shape.name for shape in model.error_shapes}
     return "ValidationError" if "ValidationError" in names else "ValidationException"

@@ -54,7 +54,8 @@ def create_model(emu: Emulator, call: Call) -> dict[str, Any]:
     p = call.params
     name = p["ModelName"]
     if name in emu.models:
-        raise AwsError("ValidationException", f'Cannot create already existing model "{_arn(emu, "model/" + name.lower())}".')
+        raise AwsError("ValidationException",
+                       f'Cannot create already existing model "{_arn(emu, "model/" + name.lower())}".')
     arn = _arn(emu, f"model/{name.lower()}")
     emu.models[name] = {"ModelName": name, "ModelArn": arn, "CreationTime": to_datetime(emu.now()),
                         "PrimaryContainer": p.get("PrimaryContainer") or {},

@@ -268,5 +268,8 @@ def _layout(fig: go.Figure, recorded: Recorded, n_verdicts: int, x_lo: float, x_
     fig.update_yaxes(title_text="instances", dtick=1, row=3, col=1)
     fig.update_yaxes(title_text="ms<br>(client wall clock)", row=4, col=1)
     # type="date" explicitly: with no data at all plotly.js would otherwise fall back to a linear axis.
-    fig.update_xaxes(type="date", range=[utc(x_lo), utc(x_hi)], showticklabels=True, tickformat="%H:%M")
+    fig.update_xaxes(type="date", range=[utc(x_lo), utc(x_hi)], showticklabels=True,
+                     tickformatstops=[{"dtickrange": [None, 60_000], "value": "%H:%M:%S"},
+                                      {"dtickrange": [60_000, 86_400_000], "value": "%H:%M"},
+                                      {"dtickrange": [86_400_000, None], "value": "%b %d"}])
     fig.update_xaxes(title_text=f"endpoint time (UTC), {utc(x_lo):%Y-%m-%d}", row=4, col=1)

@@ -28,8 +28,8 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
          "--virtual-time-budget=15000"]
 
 
-@pytest.fixture(scope="module")
-def chromium() -> str:
+def chromium_path() -> str:
+    """Debian's chromium; a missing browser FAILS the test (inside the test, so it counts as FAILED)."""
     path = shutil.which("chromium")
     if path is None:
         pytest.fail("chromium is not installed: the report browser tests need Debian's `chromium` on PATH; "
@@ -42,10 +42,10 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_report(scale_out_in_run(tmp_path_factory.mktemp("runs"), status={NAMES[1]: "INCONCLUSIVE"}))
 
 
-def run_chromium(chromium: str, tmp: Path, page: Path, *args: str) -> tuple[str, list[str]]:
+def run_chromium(tmp: Path, page: Path, *args: str) -> tuple[str, list[str]]:
     """Open ``page``; returns (stdout, URLs the page itself requested, per Chromium's net log)."""
     netlog = tmp / "netlog.json"
-    cmd = [chromium, *FLAGS, f"--user-data-dir={tmp / 'profile'}", f"--log-net-log={netlog}", *args,
+    cmd = [chromium_path(), *FLAGS, f"--user-data-dir={tmp / 'profile'}", f"--log-net-log={netlog}", *args,
            page.resolve().as_uri()]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=CHROMIUM_TIMEOUT_S, check=False)
@@ -119,8 +119,8 @@ def _unfilter_left(kind: int, line: bytes, prev: bytes, bpp: int) -> bytearray:
     return cur
 
 
-def test_report_renders_plotly_svg_and_verdicts(chromium: str, report: Path, tmp_path: Path) -> None:
-    dom, requests = run_chromium(chromium, tmp_path, report, "--dump-dom")
+def test_report_renders_plotly_svg_and_verdicts(report: Path, tmp_path: Path) -> None:
+    dom, requests = run_chromium(tmp_path, report, "--dump-dom")
     assert 'class="main-svg"' in dom, "plotly did not render its SVG"
     for name in ("offered req/s", "achieved req/s", "failures/s", "InvocationsPerInstance (Sum)",
                  "current instances", "desired instances", "scaling activity", "p99 (client)",
@@ -134,9 +134,9 @@ def test_report_renders_plotly_svg_and_verdicts(chromium: str, report: Path, tmp
     assert requests == [], f"the report made network requests: {requests}"
 
 
-def test_report_screenshot_is_not_blank(chromium: str, report: Path, tmp_path: Path) -> None:
+def test_report_screenshot_is_not_blank(report: Path, tmp_path: Path) -> None:
     png = tmp_path / "report.png"
-    _, requests = run_chromium(chromium, tmp_path, report, f"--screenshot={png}", "--window-size=1400,2000")
+    _, requests = run_chromium(tmp_path, report, f"--screenshot={png}", "--window-size=1400,2000")
     assert png.exists() and png.stat().st_size > 10_000
     px = png_pixels(png.read_bytes()).astype(np.uint32)
     assert px.shape[:2] == (2000, 1400)
@@ -146,9 +146,9 @@ def test_report_screenshot_is_not_blank(chromium: str, report: Path, tmp_path: P
     assert requests == []
 
 
-def test_net_log_detector_sees_page_requests(chromium: str, tmp_path: Path) -> None:
+def test_net_log_detector_sees_page_requests(tmp_path: Path) -> None:
     """Guards the guard: a page that does load a remote image is caught by :func:`page_requests`."""
     page = tmp_path / "leaky.html"
     page.write_text('<img src="https://example.invalid/pixel.png">', encoding="utf-8")
-    _, requests = run_chromium(chromium, tmp_path, page, "--dump-dom")
+    _, requests = run_chromium(tmp_path, page, "--dump-dom")
     assert "https://example.invalid/pixel.png" in requests

@@ -43,7 +43,7 @@ def low(*, cooldown: CooldownState | None = None, **kw: Any) -> Decision:
     pytest.param(1, 21.0, 10.0, 1, 4, 3, id="R1-S1-ceil-adds-enough-capacity"),
     pytest.param(3, 20.0, 10.0, 1, 10, 6, id="R1-basis-multiplies"),
     pytest.param(2, 1600.0, 1500.0, 1, 10, 3, id="R1-S12-target-1500-ceil(2.13)"),
-    pytest.param(1, 1.1, 0.1, 1, 20, 11, id="R1-float-noise-at-an-exact-multiple-adds-nothing"),
+    pytest.param(3, 1.1, 0.3, 1, 20, 11, id="R1-float-noise-3x1.1/0.3=11.000000000000002-adds-nothing"),
     pytest.param(1, 120.0, 10.0, 1, 4, 4, id="R1-clamped-to-max-12->4"),
     pytest.param(4, 1.0, 10.0, 2, 8, 2, id="R1-clamped-to-min-1->2"),
     pytest.param(4, 0.0, 10.0, 1, 8, 1, id="R1-metric-0-gives-min"),

@@ -31,11 +31,6 @@ from harness.emulator.sigv4 import SignatureError, SigV4Verifier, signing_key
 T0 = datetime(2024, 5, 17, 12, 30, 15, 250000, tzinfo=UTC)
 T1 = datetime(2024, 5, 17, 13, 0, tzinfo=UTC)
 MODEL_ERROR = {"OriginalStatusCode": 500, "OriginalMessage": "worker died", "LogStreamArn": "arn:aws:logs:x"}
-SIGNING = {
-    "sagemaker": "sagemaker",
-    "application-autoscaling": "application-autoscaling",
-    "cloudwatch": "monitoring",
-}
 
 
 def _describe_endpoint(call: Call) -> dict[str, Any]:
@@ -176,13 +171,13 @@ def cbor_models(tmp_path_factory: pytest.TempPathFactory) -> str:
 def clients(server: ServerHandle, cbor_models: str) -> Iterator[Callable[..., Any]]:
     """``clients(service, wire='default', key='test', secret='test')`` -> a cached real boto3 client."""
     made: dict[tuple[str, str, str, str], Any] = {}
+    cbor_session = botocore.session.get_session()
+    cbor_session.set_config_variable("data_path", cbor_models)
+    sessions = {"default": boto3.Session(), "cbor": boto3.Session(botocore_session=cbor_session)}
 
     def get(service: str, wire: str = "default", key: str = "test", secret: str = "test") -> Any:
         if (service, wire, key, secret) not in made:
-            session = botocore.session.get_session()
-            if wire == "cbor":
-                session.set_config_variable("data_path", cbor_models)
-            made[(service, wire, key, secret)] = boto3.Session(botocore_session=session).client(
+            made[(service, wire, key, secret)] = sessions[wire].client(
                 service,
                 endpoint_url=server.url,
                 region_name="eu-west-1",
@@ -201,168 +196,80 @@ def _plain(value: Any) -> Any:
     return value.read() if isinstance(value, StreamingBody) else value
 
 
-GET_METRIC_DATA = {
-    "MetricDataQueries": [
-        {
-            "Id": "q1",
-            "MetricStat": {
-                "Metric": {"Namespace": "AWS/SageMaker", "MetricName": "Invocations"},
-                "Period": 60,
-                "Stat": "Sum",
-            },
-        }
-    ],
-    "StartTime": T0,
-    "EndTime": T1,
-}
-METRIC_RESULT = [
-    {"Id": "q1", "Label": "l", "StatusCode": "Complete", "Timestamps": [T0, T1], "Values": [1.0, -2.5]}
-]
+# fmt: off
+GET_METRIC_DATA = {"MetricDataQueries": [{"Id": "q1", "MetricStat": {
+    "Metric": {"Namespace": "AWS/SageMaker", "MetricName": "Invocations"}, "Period": 60, "Stat": "Sum"}}],
+    "StartTime": T0, "EndTime": T1}
+METRIC_RESULT = [{"Id": "q1", "Label": "l", "StatusCode": "Complete", "Timestamps": [T0, T1],
+                  "Values": [1.0, -2.5]}]
+ACTIVITY = {"ActivityId": "a1", "ServiceNamespace": "sagemaker", "ResourceId": "endpoint/e/variant/v",
+            "ScalableDimension": "sagemaker:variant:DesiredInstanceCount", "Description": "d",
+            "Cause": "alarm", "StartTime": T0, "EndTime": T1, "StatusCode": "Successful"}
+# fmt: on
 
 
-@pytest.mark.parametrize(
-    "service,wire,content_type",
-    [
-        pytest.param("sagemaker", "default", "application/x-amz-json-1.1", id="sagemaker-json-1.1"),
-        pytest.param("application-autoscaling", "default", "application/x-amz-json-1.1", id="aas-json-1.1"),
-        pytest.param("cloudwatch", "default", "application/x-amz-json-1.0", id="cloudwatch-pinned-json-1.0"),
-        pytest.param("cloudwatch", "cbor", "application/cbor", id="cloudwatch-rpc-v2-cbor"),
-    ],
-)
+# fmt: off
+@pytest.mark.parametrize("service,wire,content_type", [
+    pytest.param("sagemaker", "default", "application/x-amz-json-1.1", id="sagemaker-json-1.1"),
+    pytest.param("application-autoscaling", "default", "application/x-amz-json-1.1", id="aas-json-1.1"),
+    pytest.param("cloudwatch", "default", "application/x-amz-json-1.0", id="cloudwatch-pinned-json-1.0"),
+    pytest.param("cloudwatch", "cbor", "application/cbor", id="cloudwatch-rpc-v2-cbor"),
+])
+# fmt: on
 def test_pinned_botocore_protocols_reach_the_emulator_on_their_wire(
     clients: Callable[..., Any], service: str, wire: str, content_type: str
 ) -> None:
     """A botocore upgrade that changes a service's wire protocol must fail here, loudly."""
     model = service_model(service)
     if service == "cloudwatch":
-        # The model advertises CBOR first, but botocore ranks 'json' above it and picks JSON 1.0.
+        # The model lists CBOR first, but the pinned botocore ranks 'json' above it and sends JSON 1.0.
         assert model.protocol == "smithy-rpc-v2-cbor"
         assert model.metadata["protocols"] == ["smithy-rpc-v2-cbor", "json", "query"]
         assert model.resolved_protocol == "json"
         out = clients(service, wire).get_metric_data(**GET_METRIC_DATA)
+    elif service == "sagemaker":
+        assert model.resolved_protocol == "json"
+        out = clients(service).describe_endpoint(EndpointName="e")
     else:
         assert model.resolved_protocol == "json"
-        out = (
-            clients(service).describe_endpoint(EndpointName="e")
-            if service == "sagemaker"
-            else clients(service).describe_scaling_activities(ServiceNamespace="sagemaker")
-        )
+        out = clients(service).describe_scaling_activities(ServiceNamespace="sagemaker")
     assert out["ResponseMetadata"]["HTTPHeaders"]["content-type"] == content_type
     assert service_model("sagemaker-runtime").resolved_protocol == "rest-json"
 
 
-@pytest.mark.parametrize(
-    "service,wire,method,kwargs,expected",
-    [
-        pytest.param(
-            "sagemaker",
-            "default",
-            "describe_endpoint",
-            {"EndpointName": "e1"},
-            {
-                "EndpointName": "e1",
-                "EndpointArn": "arn:aws:sagemaker:eu-west-1:1:endpoint/e1",
-                "CreationTime": T0,
-                "LastModifiedTime": T1,
-            },
-            id="sagemaker-timestamps-and-region",
-        ),
-        pytest.param(
-            "application-autoscaling",
-            "default",
-            "describe_scaling_activities",
-            {"ServiceNamespace": "sagemaker"},
-            {
-                "ScalingActivities": [
-                    {
-                        "ActivityId": "a1",
-                        "ServiceNamespace": "sagemaker",
-                        "ResourceId": "endpoint/e/variant/v",
-                        "ScalableDimension": "sagemaker:variant:DesiredInstanceCount",
-                        "Description": "d",
-                        "Cause": "alarm",
-                        "StartTime": T0,
-                        "EndTime": T1,
-                        "StatusCode": "Successful",
-                    }
-                ]
-            },
-            id="aas-nested-timestamps",
-        ),
-        pytest.param(
-            "cloudwatch",
-            "default",
-            "get_metric_data",
-            GET_METRIC_DATA,
-            {"MetricDataResults": METRIC_RESULT},
-            id="cloudwatch-json-timestamp-round-trip",
-        ),
-        pytest.param(
-            "cloudwatch",
-            "cbor",
-            "get_metric_data",
-            GET_METRIC_DATA,
-            {"MetricDataResults": METRIC_RESULT},
-            id="cloudwatch-cbor-timestamp-round-trip",
-        ),
-        pytest.param(
-            "cloudwatch",
-            "cbor",
-            "describe_alarms",
-            {},
-            {"MetricAlarms": [{"AlarmName": "a", "StateUpdatedTimestamp": T0, "Threshold": 70.0}]},
-            id="cloudwatch-cbor-int-as-double",
-        ),
-        pytest.param(
-            "cloudwatch",
-            "cbor",
-            "put_metric_data",
-            {"Namespace": "n", "MetricData": [{"MetricName": "m", "Timestamp": T0, "Value": 1.5}]},
-            {},
-            id="cloudwatch-cbor-no-output",
-        ),
-        pytest.param(
-            "cloudwatch",
-            "default",
-            "put_metric_data",
-            {"Namespace": "n", "MetricData": [{"MetricName": "m"}]},
-            {},
-            id="cloudwatch-json-no-output",
-        ),
-        pytest.param(
-            "sagemaker-runtime",
-            "default",
-            "invoke_endpoint",
-            {
-                "EndpointName": "e 1/ä",
-                "Body": b"\x00\xff,1",
-                "ContentType": "text/csv",
-                "CustomAttributes": "c=1",
-            },
-            {
-                "Body": b"\x00\xff,1e 1/\xc3\xa4",
-                "ContentType": "text/csv",
-                "InvokedProductionVariant": "AllTraffic",
-                "CustomAttributes": "c=1",
-            },
-            id="runtime-blob-round-trip-and-uri-label",
-        ),
-        pytest.param(
-            "sagemaker-runtime",
-            "default",
-            "invoke_endpoint_async",
-            {"EndpointName": "e", "InputLocation": "s3://in/x", "InferenceId": "i-1"},
-            {"InferenceId": "i-1", "OutputLocation": "s3://out/e.out"},
-            id="runtime-async-202",
-        ),
-    ],
-)
+# fmt: off
+@pytest.mark.parametrize("service,wire,method,kwargs,expected", [
+    pytest.param("sagemaker", "default", "describe_endpoint", {"EndpointName": "e1"},
+                 {"EndpointName": "e1", "EndpointArn": "arn:aws:sagemaker:eu-west-1:1:endpoint/e1",
+                  "CreationTime": T0, "LastModifiedTime": T1}, id="sagemaker-timestamps-and-region"),
+    pytest.param("application-autoscaling", "default", "describe_scaling_activities",
+                 {"ServiceNamespace": "sagemaker"}, {"ScalingActivities": [ACTIVITY]},
+                 id="aas-nested-timestamps"),
+    pytest.param("cloudwatch", "default", "get_metric_data", GET_METRIC_DATA,
+                 {"MetricDataResults": METRIC_RESULT}, id="cloudwatch-json-timestamp-round-trip"),
+    pytest.param("cloudwatch", "cbor", "get_metric_data", GET_METRIC_DATA,
+                 {"MetricDataResults": METRIC_RESULT}, id="cloudwatch-cbor-timestamp-round-trip"),
+    pytest.param("cloudwatch", "cbor", "describe_alarms", {},
+                 {"MetricAlarms": [{"AlarmName": "a", "StateUpdatedTimestamp": T0, "Threshold": 70.0}]},
+                 id="cloudwatch-cbor-int-as-double"),
+    pytest.param("cloudwatch", "cbor", "put_metric_data",
+                 {"Namespace": "n", "MetricData": [{"MetricName": "m", "Timestamp": T0, "Value": 1.5}]},
+                 {}, id="cloudwatch-cbor-no-output"),
+    pytest.param("cloudwatch", "default", "put_metric_data",
+                 {"Namespace": "n", "MetricData": [{"MetricName": "m"}]}, {}, id="cloudwatch-json-no-output"),
+    pytest.param("sagemaker-runtime", "default", "invoke_endpoint",
+                 {"EndpointName": "e 1/ä", "Body": b"\x00\xff,1", "ContentType": "text/csv",
+                  "CustomAttributes": "c=1"},
+                 {"Body": b"\x00\xff,1e 1/\xc3\xa4", "ContentType": "text/csv",
+                  "InvokedProductionVariant": "AllTraffic", "CustomAttributes": "c=1"},
+                 id="runtime-blob-round-trip-and-uri-label"),
+    pytest.param("sagemaker-runtime", "default", "invoke_endpoint_async",
+                 {"EndpointName": "e", "InputLocation": "s3://in/x", "InferenceId": "i-1"},
+                 {"InferenceId": "i-1", "OutputLocation": "s3://out/e.out"}, id="runtime-async-202"),
+])
+# fmt: on
 def test_real_boto3_calls_round_trip(
-    clients: Callable[..., Any],
-    service: str,
-    wire: str,
-    method: str,
-    kwargs: dict[str, Any],
+    clients: Callable[..., Any], service: str, wire: str, method: str, kwargs: dict[str, Any],
     expected: dict[str, Any],
 ) -> None:
     out = getattr(clients(service, wire), method)(**kwargs)
@@ -371,251 +278,83 @@ def test_real_boto3_calls_round_trip(
     assert out["ResponseMetadata"]["HTTPStatusCode"] == (202 if method == "invoke_endpoint_async" else 200)
 
 
-@pytest.mark.parametrize(
-    "service,wire,method,kwargs,code,message,status,fields",
-    [
-        pytest.param(
-            "sagemaker",
-            "default",
-            "describe_endpoint",
-            {"EndpointName": "missing"},
-            "ValidationException",
-            'Could not find endpoint "missing".',
-            400,
-            {},
-            id="json-aws-error",
-        ),
-        pytest.param(
-            "sagemaker",
-            "default",
-            "describe_endpoint",
-            {"EndpointName": "crash"},
-            "InternalFailure",
-            "We encountered an internal error. Please try again.",
-            500,
-            {},
-            id="json-handler-crash",
-        ),
-        pytest.param(
-            "sagemaker",
-            "default",
-            "describe_endpoint",
-            {"EndpointName": "typo"},
-            "InternalFailure",
-            "We encountered an internal error. Please try again.",
-            500,
-            {},
-            id="json-handler-returns-unknown-member",
-        ),
-        pytest.param(
-            "sagemaker",
-            "default",
-            "describe_endpoint",
-            {"EndpointName": "bad-fields"},
-            "InternalFailure",
-            "We encountered an internal error. Please try again.",
-            500,
-            {},
-            id="json-error-fields-not-serializable",
-        ),
-        pytest.param(
-            "sagemaker",
-            "default",
-            "describe_model",
-            {"ModelName": "m"},
-            "UnknownOperationException",
-            "sagemaker DescribeModel is not implemented by the scalecheck emulator",
-            400,
-            {},
-            id="json-operation-without-handler",
-        ),
-        pytest.param(
-            "application-autoscaling",
-            "default",
-            "describe_scaling_activities",
-            {"ServiceNamespace": "sagemaker", "ResourceId": "endpoint/gone/variant/v"},
-            "ObjectNotFoundException",
-            "No scalable target registered",
-            400,
-            {},
-            id="aas-modeled-error",
-        ),
-        pytest.param(
-            "cloudwatch",
-            "default",
-            "describe_alarms",
-            {"NextToken": "t"},
-            "InvalidNextToken",
-            "The token is not valid",
-            400,
-            {},
-            id="cloudwatch-json-query-compatible-code",
-        ),
-        pytest.param(
-            "cloudwatch",
-            "cbor",
-            "describe_alarms",
-            {"NextToken": "t"},
-            "InvalidNextToken",
-            "The token is not valid",
-            400,
-            {},
-            id="cloudwatch-cbor-query-compatible-code",
-        ),
-        pytest.param(
-            "cloudwatch",
-            "cbor",
-            "get_metric_data",
-            {**GET_METRIC_DATA, "MetricDataQueries": [{"Id": "crash", "Expression": "1"}]},
-            "InternalFailure",
-            "We encountered an internal error. Please try again.",
-            500,
-            {},
-            id="cloudwatch-cbor-handler-crash",
-        ),
-        pytest.param(
-            "sagemaker-runtime",
-            "default",
-            "invoke_endpoint",
-            {"EndpointName": "overloaded", "Body": b"x"},
-            "ModelError",
-            "Received server error (500) from primary",
-            424,
-            MODEL_ERROR,
-            id="runtime-model-error-424-fields",
-        ),
-        pytest.param(
-            "sagemaker-runtime",
-            "default",
-            "invoke_endpoint",
-            {"EndpointName": "throttled", "Body": b"x"},
-            "ThrottlingException",
-            "Rate exceeded",
-            400,
-            {},
-            id="runtime-throttling",
-        ),
-        pytest.param(
-            "sagemaker-runtime",
-            "default",
-            "invoke_endpoint",
-            {"EndpointName": "crash", "Body": b"x"},
-            "InternalFailure",
-            "We encountered an internal error. Please try again.",
-            500,
-            {},
-            id="runtime-handler-crash",
-        ),
-        pytest.param(
-            "sagemaker",
-            "default",
-            "describe_endpoint",
-            {"EndpointName": "e"},
-            "InvalidSignatureException",
-            "The request signature we calculated does not match",
-            403,
-            {},
-            id="sagemaker-wrong-secret",
-        ),
-        pytest.param(
-            "application-autoscaling",
-            "default",
-            "describe_scaling_activities",
-            {"ServiceNamespace": "sagemaker"},
-            "InvalidSignatureException",
-            "The request signature we calculated does not match",
-            403,
-            {},
-            id="aas-wrong-secret",
-        ),
-        pytest.param(
-            "cloudwatch",
-            "default",
-            "get_metric_data",
-            GET_METRIC_DATA,
-            "InvalidSignatureException",
-            "The request signature we calculated does not match",
-            403,
-            {},
-            id="cloudwatch-json-wrong-secret",
-        ),
-        pytest.param(
-            "cloudwatch",
-            "cbor",
-            "get_metric_data",
-            GET_METRIC_DATA,
-            "InvalidSignatureException",
-            "The request signature we calculated does not match",
-            403,
-            {},
-            id="cloudwatch-cbor-wrong-secret",
-        ),
-        pytest.param(
-            "sagemaker-runtime",
-            "default",
-            "invoke_endpoint",
-            {"EndpointName": "e", "Body": b"x"},
-            "InvalidSignatureException",
-            "The request signature we calculated does not match",
-            403,
-            {},
-            id="runtime-wrong-secret",
-        ),
-        pytest.param(
-            "sagemaker-runtime",
-            "default",
-            "invoke_endpoint",
-            {"EndpointName": "e", "Body": b"x"},
-            "UnrecognizedClientException",
-            "The security token included in the request is invalid.",
-            403,
-            {},
-            id="runtime-unknown-access-key",
-        ),
-    ],
-)
+RUNTIME = "sagemaker-runtime"
+OK, WRONG_SECRET, UNKNOWN_KEY = ("test", "test"), ("test", "wrong"), ("AKIDUNKNOWN", "test")
+INTERNAL = "We encountered an internal error. Please try again."
+MISMATCH = "The request signature we calculated does not match the signature you provided."
+
+
+# fmt: off
+@pytest.mark.parametrize("service,wire,creds,method,kwargs,code,message,status,fields", [
+    pytest.param("sagemaker", "default", OK, "describe_endpoint", {"EndpointName": "missing"},
+                 "ValidationException", 'Could not find endpoint "missing".', 400, {}, id="json-aws-error"),
+    pytest.param("sagemaker", "default", OK, "describe_endpoint", {"EndpointName": "crash"},
+                 "InternalFailure", INTERNAL, 500, {}, id="json-handler-crash"),
+    pytest.param("sagemaker", "default", OK, "describe_endpoint", {"EndpointName": "typo"},
+                 "InternalFailure", INTERNAL, 500, {}, id="json-handler-returns-unknown-member"),
+    pytest.param("sagemaker", "default", OK, "describe_endpoint", {"EndpointName": "bad-fields"},
+                 "InternalFailure", INTERNAL, 500, {}, id="json-error-fields-not-serializable"),
+    pytest.param("sagemaker", "default", OK, "describe_model", {"ModelName": "m"},
+                 "UnknownOperationException",
+                 "sagemaker DescribeModel is not implemented by the scalecheck emulator", 400, {},
+                 id="json-operation-without-handler"),
+    pytest.param("application-autoscaling", "default", OK, "describe_scaling_activities",
+                 {"ServiceNamespace": "sagemaker", "ResourceId": "endpoint/gone/variant/v"},
+                 "ObjectNotFoundException", "No scalable target registered", 400, {}, id="aas-modeled-error"),
+    pytest.param("cloudwatch", "default", OK, "describe_alarms", {"NextToken": "t"}, "InvalidNextToken",
+                 "The token is not valid", 400, {}, id="cloudwatch-json-query-compatible-code"),
+    pytest.param("cloudwatch", "cbor", OK, "describe_alarms", {"NextToken": "t"}, "InvalidNextToken",
+                 "The token is not valid", 400, {}, id="cloudwatch-cbor-query-compatible-code"),
+    pytest.param("cloudwatch", "cbor", OK, "get_metric_data",
+                 {**GET_METRIC_DATA, "MetricDataQueries": [{"Id": "crash", "Expression": "1"}]},
+                 "InternalFailure", INTERNAL, 500, {}, id="cloudwatch-cbor-handler-crash"),
+    pytest.param(RUNTIME, "default", OK, "invoke_endpoint", {"EndpointName": "overloaded", "Body": b"x"},
+                 "ModelError", "Received server error (500) from primary", 424, MODEL_ERROR,
+                 id="runtime-model-error-424-fields"),
+    pytest.param(RUNTIME, "default", OK, "invoke_endpoint", {"EndpointName": "throttled", "Body": b"x"},
+                 "ThrottlingException", "Rate exceeded", 400, {}, id="runtime-throttling"),
+    pytest.param(RUNTIME, "default", OK, "invoke_endpoint", {"EndpointName": "crash", "Body": b"x"},
+                 "InternalFailure", INTERNAL, 500, {}, id="runtime-handler-crash"),
+    pytest.param("sagemaker", "default", WRONG_SECRET, "describe_endpoint", {"EndpointName": "e"},
+                 "InvalidSignatureException", MISMATCH, 403, {}, id="sagemaker-wrong-secret"),
+    pytest.param("application-autoscaling", "default", WRONG_SECRET, "describe_scaling_activities",
+                 {"ServiceNamespace": "sagemaker"}, "InvalidSignatureException", MISMATCH, 403, {},
+                 id="aas-wrong-secret"),
+    pytest.param("cloudwatch", "default", WRONG_SECRET, "get_metric_data", GET_METRIC_DATA,
+                 "InvalidSignatureException", MISMATCH, 403, {}, id="cloudwatch-json-wrong-secret"),
+    pytest.param("cloudwatch", "cbor", WRONG_SECRET, "get_metric_data", GET_METRIC_DATA,
+                 "InvalidSignatureException", MISMATCH, 403, {}, id="cloudwatch-cbor-wrong-secret"),
+    pytest.param(RUNTIME, "default", WRONG_SECRET, "invoke_endpoint", {"EndpointName": "e", "Body": b"x"},
+                 "InvalidSignatureException", MISMATCH, 403, {}, id="runtime-wrong-secret"),
+    pytest.param(RUNTIME, "default", UNKNOWN_KEY, "invoke_endpoint", {"EndpointName": "e", "Body": b"x"},
+                 "UnrecognizedClientException", "The security token included in the request is invalid.", 403,
+                 {}, id="runtime-unknown-access-key"),
+])
+# fmt: on
 def test_errors_reach_botocore_in_aws_shape(
-    clients: Callable[..., Any],
-    caplog: pytest.LogCaptureFixture,
-    service: str,
-    wire: str,
-    method: str,
-    kwargs: dict[str, Any],
-    code: str,
-    message: str,
-    status: int,
+    clients: Callable[..., Any], caplog: pytest.LogCaptureFixture, service: str, wire: str,
+    creds: tuple[str, str], method: str, kwargs: dict[str, Any], code: str, message: str, status: int,
     fields: dict[str, Any],
 ) -> None:
-    key, secret = "test", "test"
-    if code == "InvalidSignatureException":
-        secret = "wrong"
-    if code == "UnrecognizedClientException":
-        key = "AKIDUNKNOWN"
-    client = clients(service, wire, key, secret)
+    client = clients(service, wire, *creds)
     with pytest.raises(ClientError) as caught:
         getattr(client, method)(**kwargs)
     response = caught.value.response
     assert response["Error"]["Code"] == code
     assert response["Error"]["Message"].startswith(message)
     assert response["ResponseMetadata"]["HTTPStatusCode"] == status
-    assert response["ResponseMetadata"]["RequestId"]
+    assert response["ResponseMetadata"]["HTTPHeaders"]["x-amzn-requestid"]
     assert {name: response.get(name) for name in fields} == fields
     assert "secret-internal-detail" not in str(response) and "Traceback" not in str(response)
     if code == "InternalFailure":
         assert "Traceback" in caplog.text  # logged server-side instead
-    if service == "cloudwatch" and code == "InvalidNextToken":
+    if code == "InvalidNextToken":  # botocore maps the query-compatible code to its modeled exception
         assert isinstance(caught.value, client.exceptions.InvalidNextToken)
 
 
-def _signed(
-    url: str,
-    method: str,
-    path: str,
-    body: bytes = b"",
-    headers: dict[str, str] | None = None,
-    signing_name: str = "sagemaker",
-    secret: str | None = "test",
-) -> AWSRequest:
+def _signed(url: str, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None,
+            signing_name: str = "sagemaker", secret: str | None = "test") -> AWSRequest:
+    """A request as botocore would sign it (``secret=None``: unsigned)."""
     request = AWSRequest(method=method, url=url + path, data=body, headers=headers or {})
     if secret is not None:
         SigV4Auth(Credentials("test", secret), signing_name, "us-east-1").add_auth(request)
@@ -624,18 +363,13 @@ def _signed(
 
 def _send(request: AWSRequest, chunked: bool = False) -> tuple[int, dict[str, str], bytes]:
     parts = urlsplit(request.url)
+    target = parts.path + (f"?{parts.query}" if parts.query else "")
+    body: Any = request.body
+    if chunked:
+        body = iter([request.body[:5], request.body[5:]])
     with closing(http.client.HTTPConnection(parts.netloc, timeout=5)) as conn:
-        target = parts.path + (f"?{parts.query}" if parts.query else "")
-        if chunked:
-            conn.request(
-                request.method,
-                target,
-                body=iter([request.body[:5], request.body[5:]]),
-                headers=dict(request.headers.items()),
-                encode_chunked=True,
-            )
-        else:
-            conn.request(request.method, target, body=request.body, headers=dict(request.headers.items()))
+        conn.request(request.method, target, body=body, headers=dict(request.headers.items()),
+                     encode_chunked=chunked)
         response = conn.getresponse()
         return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
 
@@ -652,236 +386,91 @@ def _cbor_request(url: str, operation: str, body: bytes) -> AWSRequest:
     return _signed(url, "POST", path, body, headers, "monitoring")
 
 
+GET_METRIC_DATA_JSON = {**json.loads(json.dumps(GET_METRIC_DATA, default=str)), "StartTime": "yesterday"}
+DESCRIBE = "SageMaker.DescribeEndpoint"
+ASYNC_HEADERS = {"X-Amzn-SageMaker-InputLocation": "s3://b/k", "X-Amzn-SageMaker-RequestTTLSeconds": "soon"}
+
+# fmt: off
 RAW_CASES = [
-    pytest.param(
-        lambda u: _json_request(u, "SageMaker.DescribeEndpoint", {}),
-        "sagemaker",
-        "json",
-        400,
-        "ValidationException",
-        'Missing required parameter in input: "EndpointName"',
-        id="json-missing-required",
-    ),
-    pytest.param(
-        lambda u: _json_request(
-            u,
-            "AnyScaleFrontendService.DescribeScalingActivities",
-            {"ServiceNamespace": "sagemaker", "ResourceId": 5},
-            "application-autoscaling",
-        ),
-        "application-autoscaling",
-        "json",
-        400,
-        "ValidationException",
-        "Invalid type for parameter ResourceId",
-        id="json-wrong-type",
-    ),
-    pytest.param(
-        lambda u: _json_request(
-            u,
-            "GraniteServiceVersion20100801.GetMetricData",
-            {**json.loads(json.dumps(GET_METRIC_DATA, default=str)), "StartTime": "yesterday"},
-            "monitoring",
-        ),
-        "cloudwatch",
-        "json",
-        400,
-        "ValidationError",
-        "Value 'yesterday' at 'StartTime'",
-        id="json-bad-timestamp",
-    ),
-    pytest.param(
-        lambda u: _json_request(u, "SageMaker.FooBar", {}),
-        "sagemaker",
-        "json",
-        400,
-        "UnknownOperationException",
-        "Unknown sagemaker operation",
-        id="json-unknown-operation",
-    ),
-    pytest.param(
-        lambda u: _json_request(u, "Nope.DescribeEndpoint", {}),
-        "sagemaker",
-        "json",
-        400,
-        "UnknownOperationException",
-        "Unknown operation",
-        id="json-unknown-target-prefix",
-    ),
-    pytest.param(
-        lambda u: _json_request(u, "SageMaker.DescribeEndpoint", b"{not json"),
-        "sagemaker",
-        "json",
-        400,
-        "SerializationException",
-        "The request body could not be parsed as JSON",
-        id="json-malformed-body",
-    ),
-    pytest.param(
-        lambda u: _json_request(u, "SageMaker.DescribeEndpoint", {"EndpointName": "e"}, "monitoring"),
-        "sagemaker",
-        "json",
-        403,
-        "InvalidSignatureException",
-        "Credential should be scoped to correct service: 'sagemaker'",
-        id="json-scope-for-other-service",
-    ),
-    pytest.param(
-        lambda u: _json_request(u, "SageMaker.DescribeEndpoint", {"EndpointName": "e"}, secret=None),
-        "sagemaker",
-        "json",
-        403,
-        "MissingAuthenticationTokenException",
-        "Missing Authentication Token",
-        id="json-unsigned",
-    ),
-    pytest.param(
-        lambda u: _cbor_request(u, "GetMetricData", cbor.encode({"StartTime": T0, "EndTime": T1})),
-        "cloudwatch",
-        "smithy-rpc-v2-cbor",
-        400,
-        "ValidationError",
-        'Missing required parameter in input: "MetricDataQueries"',
-        id="cbor-missing-required",
-    ),
-    pytest.param(
-        lambda u: _cbor_request(u, "GetMetricData", b"\xa1\x61"),
-        "cloudwatch",
-        "smithy-rpc-v2-cbor",
-        400,
-        "SerializationException",
-        "The request body could not be parsed as CBOR",
-        id="cbor-truncated-body",
-    ),
-    pytest.param(
-        lambda u: _cbor_request(u, "GetMetricData", cbor.encode([1])),
-        "cloudwatch",
-        "smithy-rpc-v2-cbor",
-        400,
-        "SerializationException",
-        "The request body must be a CBOR map",
-        id="cbor-body-not-a-map",
-    ),
-    pytest.param(
-        lambda u: _cbor_request(u, "Nope", cbor.encode({})),
-        "cloudwatch",
-        "smithy-rpc-v2-cbor",
-        400,
-        "UnknownOperationException",
-        "Unknown cloudwatch operation",
-        id="cbor-unknown-operation",
-    ),
-    pytest.param(
-        lambda u: _signed(u, "POST", "/endpoints/e/nope", b"x"),
-        "sagemaker-runtime",
-        "rest-json",
-        404,
-        "UnknownOperationException",
-        "Unknown operation",
-        id="rest-unknown-path",
-    ),
-    pytest.param(
-        lambda u: _signed(u, "GET", "/endpoints/e/invocations"),
-        "sagemaker-runtime",
-        "rest-json",
-        404,
-        "UnknownOperationException",
-        "Unknown operation",
-        id="rest-wrong-method",
-    ),
-    pytest.param(
-        lambda u: _signed(
-            u,
-            "POST",
-            "/endpoints/e/async-invocations",
-            b"",
-            {"X-Amzn-SageMaker-InputLocation": "s3://b/k", "X-Amzn-SageMaker-RequestTTLSeconds": "soon"},
-        ),
-        "sagemaker-runtime",
-        "rest-json",
-        400,
-        "ValidationError",
-        "1 validation error detected: Value 'soon' at 'RequestTTLSeconds'",
-        id="rest-bad-integer-header",
-    ),
+    pytest.param(lambda u: _json_request(u, DESCRIBE, {}), "json", 400, "ValidationException",
+                 'Missing required parameter in input: "EndpointName"', id="json-missing-required"),
+    pytest.param(lambda u: _json_request(u, "AnyScaleFrontendService.DescribeScalingActivities",
+                                         {"ServiceNamespace": "sagemaker", "ResourceId": 5},
+                                         "application-autoscaling"),
+                 "json", 400, "ValidationException", "Invalid type for parameter ResourceId",
+                 id="json-wrong-type"),
+    pytest.param(lambda u: _json_request(u, "GraniteServiceVersion20100801.GetMetricData",
+                                         GET_METRIC_DATA_JSON, "monitoring"),
+                 "json", 400, "ValidationError", "Value 'yesterday' at 'StartTime'", id="json-bad-timestamp"),
+    pytest.param(lambda u: _json_request(u, "SageMaker.FooBar", {}), "json", 400, "UnknownOperationException",
+                 "Unknown sagemaker operation", id="json-unknown-operation"),
+    pytest.param(lambda u: _json_request(u, "Nope.DescribeEndpoint", {}), "json", 400,
+                 "UnknownOperationException", "Unknown operation", id="json-unknown-target-prefix"),
+    pytest.param(lambda u: _json_request(u, DESCRIBE, b"{not json"), "json", 400, "SerializationException",
+                 "The request body could not be parsed as JSON", id="json-malformed-body"),
+    pytest.param(lambda u: _json_request(u, DESCRIBE, {"EndpointName": "e"}, "monitoring"), "json", 403,
+                 "InvalidSignatureException", "Credential should be scoped to correct service: 'sagemaker'",
+                 id="json-scope-for-other-service"),
+    pytest.param(lambda u: _json_request(u, DESCRIBE, {"EndpointName": "e"}, secret=None), "json", 403,
+                 "MissingAuthenticationTokenException", "Missing Authentication Token", id="json-unsigned"),
+    pytest.param(lambda u: _cbor_request(u, "GetMetricData", cbor.encode({"StartTime": T0, "EndTime": T1})),
+                 "smithy-rpc-v2-cbor", 400, "ValidationError",
+                 'Missing required parameter in input: "MetricDataQueries"', id="cbor-missing-required"),
+    pytest.param(lambda u: _cbor_request(u, "GetMetricData", b"\xa1\x61"), "smithy-rpc-v2-cbor", 400,
+                 "SerializationException", "The request body could not be parsed as CBOR",
+                 id="cbor-truncated-body"),
+    pytest.param(lambda u: _cbor_request(u, "GetMetricData", cbor.encode([1])), "smithy-rpc-v2-cbor", 400,
+                 "SerializationException", "The request body must be a CBOR map", id="cbor-body-not-a-map"),
+    pytest.param(lambda u: _cbor_request(u, "Nope", cbor.encode({})), "smithy-rpc-v2-cbor", 400,
+                 "UnknownOperationException", "Unknown cloudwatch operation", id="cbor-unknown-operation"),
+    pytest.param(lambda u: _signed(u, "POST", "/endpoints/e/nope", b"x"), "rest-json", 404,
+                 "UnknownOperationException", "Unknown operation", id="rest-unknown-path"),
+    pytest.param(lambda u: _signed(u, "GET", "/endpoints/e/invocations"), "rest-json", 404,
+                 "UnknownOperationException", "Unknown operation", id="rest-wrong-method"),
+    pytest.param(lambda u: _signed(u, "POST", "/endpoints/e/async-invocations", b"", ASYNC_HEADERS),
+                 "rest-json", 400, "ValidationError",
+                 "1 validation error detected: Value 'soon' at 'RequestTTLSeconds'",
+                 id="rest-bad-integer-header"),
 ]
+# fmt: on
 
 
-@pytest.mark.parametrize("build,service,protocol,status,code,message", RAW_CASES)
+@pytest.mark.parametrize("build,protocol,status,code,message", RAW_CASES)
 def test_raw_requests_get_aws_errors_botocore_understands(
-    server: ServerHandle,
-    build: Callable[[str], AWSRequest],
-    service: str,
-    protocol: str,
-    status: int,
-    code: str,
+    server: ServerHandle, build: Callable[[str], AWSRequest], protocol: str, status: int, code: str,
     message: str,
 ) -> None:
     got_status, headers, body = _send(build(server.url))
     assert got_status == status
     assert headers["x-amzn-requestid"]
-    parsed = botocore.parsers.create_parser(protocol).parse(
-        {"status_code": got_status, "headers": headers, "body": body}, None
-    )
+    response = {"status_code": got_status, "headers": headers, "body": body}
+    parsed = botocore.parsers.create_parser(protocol).parse(response, None)
     assert parsed["Error"]["Code"] == code
     assert message in parsed["Error"]["Message"]
 
 
 def test_chunked_request_body_is_read(server: ServerHandle) -> None:
-    request = _json_request(server.url, "SageMaker.DescribeEndpoint", {"EndpointName": "chunky"})
+    request = _json_request(server.url, DESCRIBE, {"EndpointName": "chunky"})
     del request.headers["Content-Length"]
     status, _, body = _send(request, chunked=True)
     assert status == 200 and json.loads(body)["EndpointName"] == "chunky"
 
 
-@pytest.mark.parametrize(
-    "method,path,body,status,expected",
-    [
-        pytest.param(
-            "GET",
-            "/_emulator/echo?a=1&a=2&b=x",
-            b"",
-            201,
-            {"got": {"a": "2", "b": "x"}, "at": T0.timestamp()},
-            id="get-query",
-        ),
-        pytest.param(
-            "POST",
-            "/_emulator/echo?a=1",
-            b'{"b": [1, 2]}',
-            201,
-            {"got": {"a": "1", "b": [1, 2]}, "at": T0.timestamp()},
-            id="post-json-merged-over-query",
-        ),
-        pytest.param(
-            "POST",
-            "/_emulator/echo",
-            b"[1]",
-            400,
-            {"error": "request body must be a JSON object"},
-            id="post-not-an-object",
-        ),
-        pytest.param(
-            "POST", "/_emulator/echo", b'{"crash": true}', 500, {"error": "internal error"}, id="crash"
-        ),
-        pytest.param(
-            "DELETE",
-            "/_emulator/echo",
-            b"",
-            405,
-            {"error": "no emulator route DELETE /_emulator/echo"},
-            id="wrong-method",
-        ),
-        pytest.param(
-            "GET",
-            "/_emulator/nope",
-            b"",
-            404,
-            {"error": "no emulator route GET /_emulator/nope"},
-            id="unknown-route",
-        ),
-    ],
-)
+# fmt: off
+@pytest.mark.parametrize("method,path,body,status,expected", [
+    pytest.param("GET", "/_emulator/echo?a=1&a=2&b=x", b"", 201,
+                 {"got": {"a": "2", "b": "x"}, "at": T0.timestamp()}, id="get-query"),
+    pytest.param("POST", "/_emulator/echo?a=1", b'{"b": [1, 2]}', 201,
+                 {"got": {"a": "1", "b": [1, 2]}, "at": T0.timestamp()}, id="post-json-merged-over-query"),
+    pytest.param("POST", "/_emulator/echo", b"[1]", 400, {"error": "request body must be a JSON object"},
+                 id="post-not-an-object"),
+    pytest.param("POST", "/_emulator/echo", b'{"crash": true}', 500, {"error": "internal error"}, id="crash"),
+    pytest.param("DELETE", "/_emulator/echo", b"", 405, {"error": "no emulator route DELETE /_emulator/echo"},
+                 id="wrong-method"),
+    pytest.param("GET", "/_emulator/nope", b"", 404, {"error": "no emulator route GET /_emulator/nope"},
+                 id="unknown-route"),
+])
+# fmt: on
 def test_raw_emulator_routes_need_no_signature(
     server: ServerHandle, method: str, path: str, body: bytes, status: int, expected: dict[str, Any]
 ) -> None:
@@ -902,7 +491,7 @@ def test_blocking_handlers_do_not_serialize(clients: Callable[..., Any]) -> None
     def invoke() -> None:
         try:
             client.invoke_endpoint(EndpointName="slow", Body=b"x")
-        except BaseException as exc:  # pragma: no cover - reported below
+        except BaseException as exc:  # reported by the assertion below
             errors.append(exc)
 
     threads = [threading.Thread(target=invoke) for _ in range(6)]
@@ -928,71 +517,34 @@ def test_router_rejects_registration_the_model_does_not_know() -> None:
 def test_router_without_credentials_accepts_unsigned_calls() -> None:
     router = Router(credentials=None)
     seen: list[Call] = []
-    router.register(
-        "sagemaker", "DescribeEndpoint", lambda call: seen.append(call) or _describe_endpoint(call)
-    )
-    status, _, body = router.handle(
-        "POST", "/", "", {"X-Amz-Target": "SageMaker.DescribeEndpoint"}, b'{"EndpointName": "e"}'
-    )
+    router.register("sagemaker", "DescribeEndpoint", lambda c: seen.append(c) or _describe_endpoint(c))
+    headers = {"X-Amz-Target": DESCRIBE}
+    status, _, body = router.handle("POST", "/", "", headers, b'{"EndpointName": "e", "Unknown": 1}')
     assert status == 200 and json.loads(body)["CreationTime"] == T0.timestamp()
     assert seen == [Call("sagemaker", "DescribeEndpoint", {"EndpointName": "e"}, "us-east-1", "")]
 
 
 # --- SigV4: the emulator's independent verifier against botocore's signer --------------------------
 
+# fmt: off
 SIGV4_CASES = [
-    pytest.param(
-        "POST",
-        "http://127.0.0.1:4566/",
-        {"X-Amz-Target": "SageMaker.DescribeEndpoint"},
-        b"{}",
-        "sagemaker",
-        id="json-post",
-    ),
-    pytest.param(
-        "POST",
-        "http://127.0.0.1:4566/endpoints/my%20ep%2Fx/invocations",
-        {"Content-Type": "text/csv"},
-        b"1,2",
-        "sagemaker",
-        id="path-double-encoding",
-    ),
-    pytest.param(
-        "GET",
-        "http://localhost/a/./b/../c//d?b=2&a=1&a=0&e=x%20y&f=a%2Fb~",
-        {},
-        b"",
-        "monitoring",
-        id="path-normalised-query-sorted",
-    ),
-    pytest.param(
-        "POST",
-        "http://127.0.0.1/",
-        {"X-Amz-Security-Token": "session-token", "X-Custom": "a   b  "},
-        b"x",
-        "application-autoscaling",
-        id="session-token-and-header-trimming",
-    ),
-    pytest.param(
-        "PUT",
-        "http://127.0.0.1/",
-        {"X-Amz-Content-SHA256": "UNSIGNED-PAYLOAD"},
-        b"body",
-        "s3",
-        id="unsigned-payload-header",
-    ),
+    pytest.param("POST", "http://127.0.0.1:4566/", {"X-Amz-Target": DESCRIBE}, b"{}", "sagemaker",
+                 id="json-post"),
+    pytest.param("POST", "http://127.0.0.1:4566/endpoints/my%20ep%2Fx/invocations",
+                 {"Content-Type": "text/csv"}, b"1,2", "sagemaker", id="path-double-encoding"),
+    pytest.param("GET", "http://localhost/a/./b/../c//d?b=2&a=1&a=0&e=x%20y&f=a%2Fb~", {}, b"", "monitoring",
+                 id="path-normalised-query-sorted"),
+    pytest.param("POST", "http://127.0.0.1/", {"X-Amz-Security-Token": "tok", "X-Custom": "a   b  "}, b"x",
+                 "application-autoscaling", id="session-token-and-header-trimming"),
+    pytest.param("PUT", "http://127.0.0.1/", {"X-Amz-Content-SHA256": "UNSIGNED-PAYLOAD"}, b"body", "s3",
+                 id="unsigned-payload-header"),
 ]
+# fmt: on
 
 
-def _botocore_signed(
-    method: str,
-    url: str,
-    headers: dict[str, str],
-    body: bytes,
-    service: str,
-    secret: str = "test",
-    token: str | None = None,
-) -> tuple[str, str, dict[str, str]]:
+def _botocore_signed(method: str, url: str, headers: dict[str, str], body: bytes, service: str,
+                     secret: str = "test", token: str | None = None) -> tuple[str, str, dict[str, str]]:
+    """(raw path, raw query, lower-case headers) of a request signed by botocore's ``SigV4Auth``."""
     request = AWSRequest(method=method, url=url, data=body, headers=headers)
     SigV4Auth(Credentials("test", secret, token), service, "eu-central-1").add_auth(request)
     parts = urlsplit(request.url)
@@ -1010,43 +562,25 @@ def test_sigv4_verifier_accepts_botocore_signatures(
     assert (identity.access_key, identity.region, identity.service) == ("test", "eu-central-1", service)
 
 
-@pytest.mark.parametrize(
-    "tamper,code",
-    [
-        pytest.param(lambda p, q, h, b: (p, q, h, b + b"!"), "InvalidSignatureException", id="body-changed"),
-        pytest.param(lambda p, q, h, b: (p + "x", q, h, b), "InvalidSignatureException", id="path-changed"),
-        pytest.param(lambda p, q, h, b: (p, "a=1", h, b), "InvalidSignatureException", id="query-added"),
-        pytest.param(
-            lambda p, q, h, b: (p, q, {**h, "x-amz-target": "SageMaker.DeleteEndpoint"}, b),
-            "InvalidSignatureException",
-            id="signed-header-changed",
-        ),
-        pytest.param(
-            lambda p, q, h, b: (p, q, {**h, "x-amz-date": "20200101T000000Z"}, b),
-            "InvalidSignatureException",
-            id="date-outside-scope",
-        ),
-        pytest.param(
-            lambda p, q, h, b: (p, q, {k: v for k, v in h.items() if k != "authorization"}, b),
-            "MissingAuthenticationTokenException",
-            id="no-authorization",
-        ),
-        pytest.param(
-            lambda p, q, h, b: (p, q, {**h, "authorization": "AWS4-HMAC-SHA256 Credential=test/x"}, b),
-            "IncompleteSignatureException",
-            id="malformed-authorization",
-        ),
-        pytest.param(
-            lambda p, q, h, b: (p, q, {**h, "x-amz-content-sha256": "0" * 64}, b),
-            "XAmzContentSHA256Mismatch",
-            id="payload-hash-header-lies",
-        ),
-    ],
-)
+# fmt: off
+@pytest.mark.parametrize("tamper,code", [
+    pytest.param(lambda p, q, h, b: (p, q, h, b + b"!"), "InvalidSignatureException", id="body-changed"),
+    pytest.param(lambda p, q, h, b: (p + "x", q, h, b), "InvalidSignatureException", id="path-changed"),
+    pytest.param(lambda p, q, h, b: (p, "a=1", h, b), "InvalidSignatureException", id="query-added"),
+    pytest.param(lambda p, q, h, b: (p, q, {**h, "x-amz-target": "SageMaker.DeleteEndpoint"}, b),
+                 "InvalidSignatureException", id="signed-header-changed"),
+    pytest.param(lambda p, q, h, b: (p, q, {**h, "x-amz-date": "20200101T000000Z"}, b),
+                 "InvalidSignatureException", id="date-outside-scope"),
+    pytest.param(lambda p, q, h, b: (p, q, {k: v for k, v in h.items() if k != "authorization"}, b),
+                 "MissingAuthenticationTokenException", id="no-authorization"),
+    pytest.param(lambda p, q, h, b: (p, q, {**h, "authorization": "AWS4-HMAC-SHA256 Credential=test/x"}, b),
+                 "IncompleteSignatureException", id="malformed-authorization"),
+    pytest.param(lambda p, q, h, b: (p, q, {**h, "x-amz-content-sha256": "0" * 64}, b),
+                 "XAmzContentSHA256Mismatch", id="payload-hash-header-lies"),
+])
+# fmt: on
 def test_sigv4_verifier_rejects_tampering(tamper: Callable[..., Any], code: str) -> None:
-    signed = _botocore_signed(
-        "POST", "http://127.0.0.1:4566/", {"X-Amz-Target": "SageMaker.DescribeEndpoint"}, b"{}", "sagemaker"
-    )
+    signed = _botocore_signed("POST", "http://127.0.0.1/", {"X-Amz-Target": DESCRIBE}, b"{}", "sagemaker")
     path, query, headers, body = tamper(*signed, b"{}")
     with pytest.raises(SignatureError) as caught:
         SigV4Verifier({"test": "test"}).verify("POST", path, query, headers, body)
