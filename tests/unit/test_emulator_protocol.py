@@ -484,6 +484,17 @@ def test_server_binds_loopback_only(server: ServerHandle) -> None:
     assert server.url == f"http://127.0.0.1:{server.port}" and server.port > 0
 
 
+def test_keep_alive_connection_serves_requests_back_to_back(server: ServerHandle) -> None:
+    with closing(http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)) as conn:
+        started = time.monotonic()
+        for _ in range(20):
+            conn.request("GET", "/_emulator/echo?n=1")
+            response = conn.getresponse()
+            assert (response.status, json.loads(response.read())["got"]) == (201, {"n": "1"})
+        # Nagle's algorithm plus delayed ACKs would cost ~40 ms per response.
+        assert time.monotonic() - started < 0.4
+
+
 def test_blocking_handlers_do_not_serialize(clients: Callable[..., Any]) -> None:
     client = clients("sagemaker-runtime")
     errors: list[BaseException] = []

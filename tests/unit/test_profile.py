@@ -1,0 +1,168 @@
+"""Profile validation: every problem is reported before any traffic, naming the field and the value."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from harness.durations import format_duration, parse_duration_s
+from harness.profile import ProfileError, load_profile, parse_profile
+
+ROOT = Path(__file__).resolve().parents[2]
+BASE = yaml.safe_load((ROOT / "profiles" / "realtime-target-tracking.yaml").read_text())
+
+
+def with_change(path: str, value: object) -> dict:
+    """The walkthrough profile with one field set (``a.b[0].c``), or deleted when value is ...."""
+    data = copy.deepcopy(BASE)
+    node = data
+    parts = path.replace("]", "").replace("[", ".").split(".")
+    for part in parts[:-1]:
+        node = node[int(part)] if part.isdigit() else node[part]
+    last = parts[-1]
+    key = int(last) if last.isdigit() else last
+    if value is ...:
+        del node[key]
+    else:
+        node[key] = value
+    return data
+
+
+def test_every_shipped_profile_is_valid() -> None:
+    for path in sorted((ROOT / "profiles").glob("*.yaml")):
+        load_profile(path)
+
+
+def test_walkthrough_profile_means_what_the_issue_says() -> None:
+    p = load_profile(ROOT / "profiles" / "realtime-target-tracking.yaml")
+    assert (p.endpoint.name, p.endpoint.variant) == ("xgboost-abalone", "AllTraffic")
+    assert (p.scaling.min_capacity, p.scaling.max_capacity) == (1, 4)
+    policy = p.scaling.policies[0]
+    assert (policy.metric, policy.target_value) == ("SageMakerVariantInvocationsPerInstance", 10)
+    assert (policy.scale_out_cooldown_s, policy.scale_in_cooldown_s) == (60, 300)
+    assert p.traffic.duration_s == 250
+    assert p.resource_id == "endpoint/xgboost-abalone/variant/AllTraffic"
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "expected"),
+    [
+        pytest.param("expectations[0].within", "12x", "expectations[0].within: '12x' is not a duration",
+                     id="bad-duration"),
+        pytest.param("expectations[0].to", 0, "expectations[0].to: Input should be greater than or equal to 1",
+                     id="scale-out-to-zero"),
+        pytest.param("expectations[1].after", "later", "expectations[1].after: String should match pattern",
+                     id="bad-anchor"),
+        pytest.param("expectations[0].after", "stage:warmup", "no stage named 'warmup'", id="unknown-stage-anchor"),
+        pytest.param("expectations[2].max", 1.5, "expectations[2].max: Input should be less than or equal to 1",
+                     id="error-rate-above-1"),
+        pytest.param("expectations[0].type", "scale_sideways", "expectations[0]: Input tag 'scale_sideways'",
+                     id="unknown-expectation"),
+        pytest.param("scaling.min_capacity", 5, "min_capacity 5 is above max_capacity 4", id="min-above-max"),
+        pytest.param("scaling.policies[0].target_value", -1,
+                     "scaling.policies[0].target_value: Input should be greater than 0 (got -1)", id="negative-target"),
+        pytest.param("scaling.policies[0].scale_in_cooldown", "five minutes",
+                     "scaling.policies[0].scale_in_cooldown: 'five minutes' is not a duration", id="bad-cooldown"),
+        pytest.param("scaling.policies", [], "scaling.policies: List should have at least 1 item",
+                     id="no-policy"),
+        pytest.param("traffic.stages[0].rate_rps", ..., "a hold stage needs rate_rps", id="hold-without-rate"),
+        pytest.param("traffic.stages[0].duration", "0s", "traffic.stages[0].duration: Input should be greater than 0",
+                     id="zero-duration"),
+        pytest.param("traffic.stages[0].kind", "ramp", "a ramp stage needs from_rps and to_rps",
+                     id="ramp-without-rates"),
+        pytest.param("endpoint.name", "bad_name!", "endpoint.name: String should match pattern", id="bad-endpoint-name"),
+        pytest.param("endpoint.initial_instance_count", 9, "initial_instance_count 9 is outside scaling [1, 4]",
+                     id="initial-outside-bounds"),
+        pytest.param("endpoint.instance_typo", "ml.m5.large", "endpoint.instance_typo: unknown field",
+                     id="misspelt-field"),
+        pytest.param("endpoint", ..., "endpoint: required field is missing", id="missing-section"),
+        pytest.param("local.speed", 0, "local.speed: Input should be greater than 0", id="zero-speed"),
+        pytest.param("local.params", {"provisioning_delay_s": -5}, "local.params.provisioning_delay_s",
+                     id="negative-model-parameter"),
+        pytest.param("local.params", {"provisoning_delay_s": 5}, "local.params.provisoning_delay_s: unknown field",
+                     id="misspelt-model-parameter"),
+    ],
+)
+def test_invalid_profiles_name_the_field(path: str, value: object, expected: str) -> None:
+    with pytest.raises(ProfileError) as info:
+        parse_profile(with_change(path, value), "p.yaml")
+    message = str(info.value)
+    assert message.startswith("p.yaml: invalid profile")
+    assert expected in message, message
+
+
+def test_all_problems_are_reported_at_once() -> None:
+    data = with_change("expectations[0].within", "soon")
+    data["traffic"]["stages"][0]["rate_rps"] = -2
+    with pytest.raises(ProfileError) as info:
+        parse_profile(data, "p.yaml")
+    assert len(info.value.problems) == 2
+
+
+def test_duplicate_expectation_names_need_explicit_names() -> None:
+    data = copy.deepcopy(BASE)
+    data["expectations"].append(copy.deepcopy(data["expectations"][0]))
+    with pytest.raises(ProfileError, match="repeated: scale_out to 4"):
+        parse_profile(data)
+    data["expectations"][-1]["name"] = "second look"
+    assert parse_profile(data).expectations[-1].label == "second look"
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        pytest.param("name: [unclosed", "not valid YAML", id="broken-yaml"),
+        pytest.param("- just\n- a list\n", "a profile is a mapping", id="not-a-mapping"),
+    ],
+)
+def test_unreadable_files(tmp_path: Path, text: str, problem: str) -> None:
+    path = tmp_path / "p.yaml"
+    path.write_text(text)
+    with pytest.raises(ProfileError, match=problem):
+        load_profile(path)
+
+
+def test_missing_file_is_a_profile_error(tmp_path: Path) -> None:
+    with pytest.raises(ProfileError, match="cannot read the file"):
+        load_profile(tmp_path / "nope.yaml")
+
+
+def test_profile_round_trips_through_run_json() -> None:
+    """run.json keeps the resolved profile; check/report rebuild it from there."""
+    p = parse_profile(BASE)
+    again = parse_profile(p.model_dump(mode="json", by_alias=True))
+    assert again == p
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        pytest.param("250s", 250.0, id="seconds"),
+        pytest.param("5m", 300.0, id="minutes"),
+        pytest.param("1h30m", 5400.0, id="compound"),
+        pytest.param("1.5m", 90.0, id="fraction"),
+        pytest.param("500ms", 0.5, id="milliseconds"),
+        pytest.param(90, 90.0, id="bare-number"),
+        pytest.param("90", 90.0, id="numeric-string"),
+    ],
+)
+def test_durations(text: object, seconds: float) -> None:
+    assert parse_duration_s(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "5 minutes", "m5", "5m3", "-5s", True, None, "1h-5m"])
+def test_bad_durations_name_the_value(text: object) -> None:
+    with pytest.raises(ValueError, match=repr(text).replace("(", r"\(")):
+        parse_duration_s(text)
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [pytest.param(12.5, "12.5s", id="short"), pytest.param(65, "1m05s", id="minutes"),
+     pytest.param(3600, "1h00m", id="hours")],
+)
+def test_format_duration(seconds: float, text: str) -> None:
+    assert format_duration(seconds) == text

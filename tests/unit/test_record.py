@@ -1,0 +1,69 @@
+"""The run folder: streams survive torn writes, upserts apply, names are stable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.record import (
+    Activity,
+    EndpointSample,
+    MetricPoint,
+    RunFolder,
+    RunInfo,
+    run_folder_name,
+)
+
+
+def make_run(run_id: str = "20261121T000000Z-p") -> RunInfo:
+    return RunInfo(run_id=run_id, profile_name="p", profile={}, mode="local", speed=30, region="us-east-1",
+                   endpoint_name="ep", variant_name="AllTraffic", started_ts=100.0)
+
+
+def test_folder_name_is_utc_stamp_and_safe_profile_name() -> None:
+    assert run_folder_name(1795219260.0, "my profile/1") == "20261121T000100Z-my-profile-1"
+
+
+def test_metrics_are_upserted_and_activities_keep_their_latest_state(tmp_path: Path) -> None:
+    folder = RunFolder.create(tmp_path, make_run())
+    point = MetricPoint(ts=60, namespace="AWS/SageMaker", metric="Invocations", dims={"EndpointName": "ep"},
+                        stat="Sum", period_s=60, value=10)
+    folder.append("metrics", point)
+    folder.append("metrics", point.model_copy(update={"value": 12}))  # CloudWatch revised the datapoint
+    act = Activity(activity_id="a1", resource_id="r", start_ts=50, status_code="InProgress",
+                   description="Setting desired instance count to 4.", cause="c")
+    folder.append("activities", act)
+    folder.append("activities", act.model_copy(update={"status_code": "Successful", "end_ts": 400}))
+    folder.close()
+    recorded = folder.load()
+    assert [p.value for p in recorded.metrics] == [12]
+    assert [(a.status_code, a.end_ts) for a in recorded.activities] == [("Successful", 400)]
+
+
+def test_torn_last_line_is_ignored_and_streams_sorted(tmp_path: Path) -> None:
+    folder = RunFolder.create(tmp_path, make_run())
+    for ts in (30.0, 10.0):
+        folder.append("endpoint", EndpointSample(ts=ts, endpoint_name="ep", variant_name="v", status="InService",
+                                                 current_instances=1, desired_instances=1))
+    folder.close()
+    with (folder.path / "endpoint.jsonl").open("a") as fh:
+        fh.write('{"ts": 40.0, "endpoint_na')  # the writer was killed mid-line
+    recorded = RunFolder(folder.path).load()
+    assert [s.ts for s in recorded.endpoint] == [10.0, 30.0]
+
+
+def test_not_a_run_folder(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="run.json is missing"):
+        RunFolder(tmp_path).load()
+
+
+def test_existing_folder_is_never_overwritten(tmp_path: Path) -> None:
+    RunFolder.create(tmp_path, make_run())
+    with pytest.raises(FileExistsError):
+        RunFolder.create(tmp_path, make_run())
+
+
+def test_unknown_stream_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="unknown stream 'lod'"):
+        RunFolder.create(tmp_path, make_run()).stream_path("lod")
