@@ -5,6 +5,7 @@
     scalecheck check RUN_DIR             recompute verdicts + JUnit from a run folder, offline
     scalecheck report RUN_DIR            rebuild report.html from a run folder, offline
     scalecheck validate PROFILE          validate a profile and print what it would do
+    scalecheck setup PROFILE             create the endpoint (if allowed) and apply the profile's policy
     scalecheck emulator [--port 4566]    serve the emulator on 127.0.0.1
 
 Exit codes (harness/exitcodes.py): 0 pass · 99 an expectation failed · 100 inconclusive ·
@@ -109,6 +110,32 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return exitcodes.OK
 
 
+def cmd_setup(args: argparse.Namespace) -> int:
+    from harness.aws import Target, check_access, emulator_clock, make_clients
+    from harness.errors import ConfigError, InfrastructureError
+    from harness.profile import ProfileError, load_profile
+    from harness.record import Clock
+    from harness.setup import apply_scaling, ensure_endpoint
+
+    try:
+        profile = load_profile(args.profile)
+        target = Target(region=args.region or profile.region, endpoint_url=args.endpoint_url,
+                        profile_name=args.aws_profile)
+        clients = make_clients(target)
+        check_access(clients, target)
+        clock = emulator_clock(args.endpoint_url) if args.endpoint_url else Clock.identity()
+        ensure_endpoint(clients, profile, clock, _say)
+        apply_scaling(clients, profile, _say)
+    except (ProfileError, ConfigError) as err:
+        print(f"scalecheck: {err}", file=sys.stderr)
+        return exitcodes.INVALID_CONFIG
+    except InfrastructureError as err:
+        print(f"scalecheck: infrastructure error: {err}", file=sys.stderr)
+        return exitcodes.INFRASTRUCTURE
+    print(f"{profile.endpoint.name}/{profile.endpoint.variant} is InService with the profile's scaling applied")
+    return exitcodes.OK
+
+
 def cmd_emulator(args: argparse.Namespace) -> int:
     from harness.autoscaling.params import ModelParams
     from harness.emulator.serve import serve
@@ -161,6 +188,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_dir")
     p = sub.add_parser("validate", help="validate a profile without sending anything")
     p.add_argument("profile")
+    p = sub.add_parser("setup", help="create the endpoint if allowed and apply the profile's scaling policy")
+    p.add_argument("profile")
+    p.add_argument("--region", help="AWS region (default: the profile's region)")
+    p.add_argument("--endpoint-url", help="an emulator (or other AWS-compatible URL) instead of AWS")
+    p.add_argument("--aws-profile", help="AWS shared-config profile for credentials")
     p = sub.add_parser("emulator", help="serve the local AWS emulator on 127.0.0.1")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=4566, help="0 picks a free port (default 4566)")
@@ -173,7 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handlers = {"run": cmd_run, "check": cmd_check, "report": cmd_report, "validate": cmd_validate,
-                "emulator": cmd_emulator}
+                "setup": cmd_setup, "emulator": cmd_emulator}
     try:
         if args.command == "demo":
             return cmd_run(args, demo=True)

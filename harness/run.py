@@ -197,10 +197,13 @@ class Runner:
 
     def _status_line(self, recorded: Recorded, evaluation: checks.Evaluation, clock: Clock) -> None:
         run = recorded.run
-        t = clock.endpoint_ts() - (run.load_start_ts or run.started_ts)
         sample = recorded.endpoint[-1] if recorded.endpoint else None
         load = recorded.load[-1] if recorded.load else None
-        parts = [f"t{'+' if t >= 0 else '-'}{checks.format_span(abs(t))}"]
+        if run.load_start_ts is None:
+            parts = ["starting the load"]
+        else:
+            t = clock.endpoint_ts() - run.load_start_ts
+            parts = [f"load_start+{checks.format_span(t)}"]
         if load is not None and (run.load_end_ts is None):
             parts.append(f"load {load.stage or '-'} {load.achieved_rps:.2f}/{load.offered_rps:.2f} rps")
         if sample is not None:

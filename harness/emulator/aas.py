@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from harness.autoscaling.entities import ActivityRecord, ScalableTarget, TargetTrackingPolicy
+from harness.autoscaling.entities import ActivityRecord, ScalableTarget, TargetTrackingPolicy, parse_resource_id
 from harness.emulator.app import to_datetime
 from harness.emulator.protocol import AwsError, Call
 from harness.emulator.sagemaker import world_errors
@@ -32,7 +32,7 @@ def register(emu: Emulator) -> None:
 
 
 def _page(items: list[dict[str, Any]], params: dict[str, Any], key: str, limit: int) -> dict[str, Any]:
-    size = int(params.get("MaxResults") or limit)
+    size = limit if params.get("MaxResults") is None else int(params["MaxResults"])
     if not 1 <= size <= limit:
         raise AwsError("ValidationException", f"MaxResults must be between 1 and {limit}; got {size}")
     token = params.get("NextToken")
@@ -46,10 +46,25 @@ def _page(items: list[dict[str, Any]], params: dict[str, Any], key: str, limit: 
     return out
 
 
+def _check_resource_id(params: dict[str, Any]) -> None:
+    """A malformed SageMaker ResourceId is a ValidationException, before any lookup (else ObjectNotFound)."""
+    if params["ServiceNamespace"] == "sagemaker":
+        with world_errors():
+            parse_resource_id(params["ResourceId"])
+
+
 def register_scalable_target(emu: Emulator, call: Call) -> dict[str, Any]:
     p = call.params
+    _check_resource_id(p)
     now = emu.now()
     with emu.lock, world_errors():
+        existing = emu.world.targets.get(p["ResourceId"])
+        if existing is not None:  # an update is checked whole before it changes anything
+            low = existing.min_capacity if p.get("MinCapacity") is None else p["MinCapacity"]
+            high = existing.max_capacity if p.get("MaxCapacity") is None else p["MaxCapacity"]
+            if low > high:
+                raise AwsError("ValidationException",
+                               f"Minimum capacity {low} cannot be greater than maximum capacity {high}")
         target = emu.world.register_target(
             namespace=p["ServiceNamespace"], resource_id=p["ResourceId"], dimension=p["ScalableDimension"],
             min_capacity=p.get("MinCapacity"), max_capacity=p.get("MaxCapacity"), role_arn=p.get("RoleARN"),
@@ -59,6 +74,7 @@ def register_scalable_target(emu: Emulator, call: Call) -> dict[str, Any]:
 
 def deregister_scalable_target(emu: Emulator, call: Call) -> dict[str, Any]:
     p = call.params
+    _check_resource_id(p)
     now = emu.now()
     with emu.lock, world_errors():
         emu.world.deregister_target(p["ServiceNamespace"], p["ResourceId"], p["ScalableDimension"], now)
@@ -92,6 +108,7 @@ def put_scaling_policy(emu: Emulator, call: Call) -> dict[str, Any]:
     if not config:
         raise AwsError("ValidationException",
                        "TargetTrackingScalingPolicyConfiguration is required for a TargetTrackingScaling policy.")
+    _check_resource_id(p)
     now = emu.now()
     with emu.lock, world_errors():
         policy = emu.world.put_target_tracking(
@@ -104,6 +121,7 @@ def put_scaling_policy(emu: Emulator, call: Call) -> dict[str, Any]:
 
 def delete_scaling_policy(emu: Emulator, call: Call) -> dict[str, Any]:
     p = call.params
+    _check_resource_id(p)
     now = emu.now()
     with emu.lock, world_errors():
         emu.world.delete_policy(p["PolicyName"], p["ServiceNamespace"], p["ResourceId"], p["ScalableDimension"], now)

@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from harness.emulator.app import Emulator
 
 MAX_QUERIES = 500  # aws-semantics §8 [S11]
+# Units SageMaker publishes (aws-semantics §5); every other metric is "None".
+METRIC_UNITS = {"ModelLatency": "Microseconds", "OverheadLatency": "Microseconds", "ModelSetupTime": "Microseconds"}
 
 
 def register(emu: Emulator) -> None:
@@ -94,13 +96,16 @@ def get_metric_statistics(emu: Emulator, call: Call) -> dict[str, Any]:
     _check_period(period, "Period")
     now = emu.advance()
     key = _key(p)
+    unit = METRIC_UNITS.get(p["MetricName"], "None")
     start, end = to_epoch(p["StartTime"]), to_epoch(p["EndTime"])
+    if p.get("Unit") and p["Unit"] != unit:  # a Unit filter matches only datapoints stored with that unit
+        return {"Label": p["MetricName"], "Datapoints": []}
     with emu.lock:
         series = {s: emu.world.metrics.datapoints(key, s, period, start, end, now) for s in stats}
     by_ts: dict[int, dict[str, Any]] = {}
     for s, points in series.items():
         for ts, v in points:
-            by_ts.setdefault(ts, {"Timestamp": to_datetime(ts), "Unit": p.get("Unit") or "None"})[s] = float(v)
+            by_ts.setdefault(ts, {"Timestamp": to_datetime(ts), "Unit": unit})[s] = float(v)
     return {"Label": p["MetricName"], "Datapoints": [by_ts[t] for t in sorted(by_ts)]}
 
 
@@ -150,7 +155,10 @@ def describe_alarms(emu: Emulator, call: Call) -> dict[str, Any]:
         shapes = [alarm_shape(a) for a in alarms]
     types = p.get("AlarmTypes") or ["MetricAlarm"]
     size = int(p.get("MaxRecords") or 50)
-    start = int(p.get("NextToken") or 0)
+    token = p.get("NextToken")
+    if token and not token.isdigit():
+        raise AwsError("InvalidNextToken", "The next token specified is invalid.")
+    start = int(token or 0)
     out: dict[str, Any] = {"MetricAlarms": shapes[start:start + size] if "MetricAlarm" in types else [],
                            "CompositeAlarms": []}
     if start + size < len(shapes):

@@ -23,9 +23,10 @@ READY_PREFIX = "scalecheck emulator listening on "
 class EmulatorProcess:
     """A running emulator child process."""
 
-    def __init__(self, proc: subprocess.Popen[str], url: str) -> None:
+    def __init__(self, proc: subprocess.Popen[str], url: str, reader: threading.Thread) -> None:
         self.proc = proc
         self.url = url
+        self._reader = reader
 
     @classmethod
     def start(cls, *, speed: float, params: ModelParams, say: Callable[[str], None] | None = None,
@@ -44,14 +45,19 @@ class EmulatorProcess:
                 elif len(lines) < 200:
                     lines.append(line.rstrip())
 
-        threading.Thread(target=read, name="emulator-output", daemon=True).start()
+        reader = threading.Thread(target=read, name="emulator-output", daemon=True)
+        reader.start()
         deadline = time.monotonic() + timeout_s
         while not found:
             if proc.poll() is not None or time.monotonic() > deadline:
                 proc.kill()
+                proc.wait(timeout=5)
+                reader.join(timeout=5)
+                if proc.stdout is not None:
+                    proc.stdout.close()
                 raise InfrastructureError("the embedded emulator did not start:\n  " + "\n  ".join(lines[-10:]))
             time.sleep(0.05)
-        emulator = cls(proc, found[0])
+        emulator = cls(proc, found[0], reader)
         if say:
             say(f"emulator {emulator.url} (endpoint time runs {speed:g}x wall time)")
         return emulator
@@ -74,3 +80,6 @@ class EmulatorProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(timeout=5)
+        self._reader.join(timeout=5)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from harness.autoscaling.entities import Endpoint, Variant, WorldError
 from harness.emulator.app import to_datetime
-from harness.emulator.protocol import AwsError, Call
+from harness.emulator.protocol import AwsError, Call, service_model
 
 if TYPE_CHECKING:
     from harness.emulator.app import Emulator
@@ -161,19 +161,19 @@ def endpoint_description(emu: Emulator, ep: Endpoint) -> dict[str, Any]:
 
 def update_weights_and_capacities(emu: Emulator, call: Call) -> dict[str, Any]:
     p = call.params
+    items = p["DesiredWeightsAndCapacities"]
     now = emu.now()
     with emu.lock, world_errors():
+        emu.world.advance(now)
         ep = emu.world.endpoint(p["EndpointName"])
-        desired = {}
-        for item in p["DesiredWeightsAndCapacities"]:
-            name = item["VariantName"]
-            if name not in ep.variants:
-                raise AwsError("ValidationException",
-                               f"The variant name(s) [{name}] is/are not present in endpoint {ep.name}.")
-            if "DesiredWeight" in item:
-                ep.variants[name].weight = float(item["DesiredWeight"])
-            if "DesiredInstanceCount" in item:
-                desired[name] = int(item["DesiredInstanceCount"])
+        # Validate the whole request before changing anything: a refused call applies none of its items.
+        unknown = [i["VariantName"] for i in items if i["VariantName"] not in ep.variants]
+        if unknown:
+            raise AwsError("ValidationException",
+                           f"The variant name(s) [{', '.join(unknown)}] is/are not present in endpoint {ep.name}.")
+        if ep.status != "InService":  # refused for a weight-only change too (aws-semantics §7)
+            raise AwsError("ValidationException", f'Cannot update in-progress endpoint "{ep.arn}".')
+        desired = {i["VariantName"]: int(i["DesiredInstanceCount"]) for i in items if "DesiredInstanceCount" in i}
         if desired:
             emu.world.update_capacities(ep.name, desired, now)
             # A manual change moves the scalable target's view too, as SageMaker reports it back.
@@ -181,6 +181,9 @@ def update_weights_and_capacities(emu: Emulator, call: Call) -> dict[str, Any]:
                 target = emu.world.targets.get(f"endpoint/{ep.name}/variant/{name}")
                 if target is not None:
                     target.desired = count
+        for item in items:
+            if "DesiredWeight" in item:
+                ep.variants[item["VariantName"]].weight = float(item["DesiredWeight"])
     return {"EndpointArn": ep.arn}
 
 
@@ -191,8 +194,32 @@ def delete_endpoint(emu: Emulator, call: Call) -> dict[str, Any]:
     return {}
 
 
+LIST_TIME_FILTERS = (("CreationTimeAfter", "created_ts", 1), ("CreationTimeBefore", "created_ts", -1),
+                     ("LastModifiedTimeAfter", "modified_ts", 1), ("LastModifiedTimeBefore", "modified_ts", -1))
+
+
+def _check_enums(call: Call, *members: str) -> None:
+    """Refuse enum values outside the model's set, as SageMaker's request validation does.
+
+    The protocol layer checks types, not enums (see protocol.py, contract point 3).
+    """
+    shape = service_model(call.service).operation_model(call.operation).input_shape
+    for member in members:
+        value = call.params.get(member)
+        allowed = shape.members[member].enum
+        if value is not None and value not in allowed:
+            raise AwsError("ValidationException",
+                           f"1 validation error detected: Value '{value}' at '{member[0].lower()}{member[1:]}' "
+                           f"failed to satisfy constraint: Member must satisfy enum value set: [{', '.join(allowed)}]")
+
+
 def list_endpoints(emu: Emulator, call: Call) -> dict[str, Any]:
     p = call.params
+    _check_enums(call, "SortBy", "SortOrder", "StatusEquals")
+    token = p.get("NextToken")
+    if token and not token.isdigit():
+        raise AwsError("ValidationException", f'Invalid pagination token because "{token}" was not issued by '
+                       "ListEndpoints.")
     now = emu.now()
     with emu.lock:
         emu.world.advance(now)
@@ -201,9 +228,16 @@ def list_endpoints(emu: Emulator, call: Call) -> dict[str, Any]:
         endpoints = [e for e in endpoints if p["NameContains"] in e.name]
     if p.get("StatusEquals"):
         endpoints = [e for e in endpoints if e.status == p["StatusEquals"]]
-    key = (lambda e: e.name) if p.get("SortBy") == "Name" else (lambda e: e.created_ts)
-    endpoints.sort(key=key, reverse=p.get("SortOrder", "Descending") == "Descending")
-    start = int(p.get("NextToken") or 0)
+    for member, attr, sign in LIST_TIME_FILTERS:  # all four bounds are exclusive
+        if p.get(member) is not None:
+            bound = p[member].timestamp()
+            endpoints = [e for e in endpoints if (getattr(e, attr) - bound) * sign > 0]
+    keys: dict[str, Callable[[Endpoint], Any]] = {
+        "Name": lambda e: e.name, "Status": lambda e: (e.status, e.created_ts),
+        "CreationTime": lambda e: e.created_ts}
+    endpoints.sort(key=keys[p.get("SortBy", "CreationTime")],
+                   reverse=p.get("SortOrder", "Descending") == "Descending")
+    start = int(token or 0)
     size = int(p.get("MaxResults") or 10)
     page = endpoints[start:start + size]
     out: dict[str, Any] = {"Endpoints": [
