@@ -60,6 +60,9 @@ class Alarm:
     last_value: float | None = None
     last_value_ts: int | None = None
     created_ts: float = 0.0
+    last_points: list[float] = field(default_factory=list)  # values of the last evaluation, oldest first
+    last_eval_ts: float | None = None
+    managed: bool = False  # created by a target-tracking policy (not by PutMetricAlarm)
 
 
 def next_state(alarm: Alarm, points: Sequence[tuple[int, float]]) -> tuple[AlarmState, str]:

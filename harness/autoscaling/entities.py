@@ -114,7 +114,7 @@ class TruthEvent:
     """Ground truth the emulator logs: what really changed and when (not an AWS API)."""
 
     ts: float
-    kind: Literal["alarm_state", "capacity", "activity", "endpoint_status"]
+    kind: Literal["alarm_state", "capacity", "activity", "endpoint_status", "scheduled_action"]
     detail: dict[str, Any]
 
 

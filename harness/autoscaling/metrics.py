@@ -130,9 +130,12 @@ class MetricStore:
             grouped.setdefault(g, Bucket()).merge(bucket)
         return [(g, grouped[g].stat(statistic)) for g in sorted(grouped)]
 
-    def latest(self, key: MetricKey, statistic: str, now: float, count: int) -> list[tuple[int, float]]:
-        """The last ``count`` visible periods (by period, present or not): the datapoints among them."""
+    def latest(self, key: MetricKey, statistic: str, now: float, count: int,
+               period_s: int | None = None) -> list[tuple[int, float]]:
+        """The last ``count`` complete visible periods of ``period_s`` (default the store's period),
+        present or not: the datapoints among them."""
+        period = period_s or self.period_s
         limit = self.visible_until(now)
-        last = int(math.floor(limit / self.period_s)) * self.period_s
-        first = last - (count - 1) * self.period_s
-        return self.datapoints(key, statistic, self.period_s, first, last + self.period_s, now)
+        last = int(math.floor((limit - (period - self.period_s)) / period)) * period
+        first = last - (count - 1) * period
+        return self.datapoints(key, statistic, period, first, last + period, now)

@@ -99,6 +99,7 @@ class TargetsMixin:
         self.target(namespace, resource_id, dimension)
         for arn in [a for a, p in self.policies.items() if p.resource_id == resource_id]:
             self._drop_policy(arn)
+        self._drop_scheduled_actions(resource_id)
         del self.targets[resource_id]
 
     def put_target_tracking(self: World, *, name: str, namespace: str, resource_id: str, dimension: str,
@@ -143,6 +144,7 @@ class TargetsMixin:
                     state_updated_ts=now, created_ts=now)
         for alarm in (high, low):
             alarm.arn = self.arn("cloudwatch", f"alarm:{alarm.name}")
+            alarm.managed = True
             self.alarms[alarm.name] = alarm
         policy = TargetTrackingPolicy(
             arn=arn, name=name, namespace=namespace, resource_id=resource_id, dimension=dimension,
@@ -167,8 +169,9 @@ class TargetsMixin:
 
     def _drop_policy(self: World, arn: str) -> None:
         policy = self.policies.pop(arn)
-        for alarm in (policy.alarm_high, policy.alarm_low):
-            self.alarms.pop(alarm, None)
+        if isinstance(policy, TargetTrackingPolicy):  # a step policy's alarms are the user's: they stay
+            for alarm in (policy.alarm_high, policy.alarm_low):
+                self.alarms.pop(alarm, None)
 
     def activities_for(self: World, resource_id: str | None) -> list[ActivityRecord]:
         """Activities, newest first (as DescribeScalingActivities lists them)."""

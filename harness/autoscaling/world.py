@@ -15,13 +15,13 @@ import math
 import random
 import uuid
 
-from harness.autoscaling.alarms import Alarm, next_state
+from harness.autoscaling.actions import ActionsMixin, Policy
+from harness.autoscaling.alarms import Alarm
 from harness.autoscaling.entities import (
     DIMENSION,
     ActivityRecord,
     Endpoint,
     ScalableTarget,
-    TargetTrackingPolicy,
     TruthEvent,
     Variant,
     WorldError,
@@ -29,7 +29,7 @@ from harness.autoscaling.entities import (
 from harness.autoscaling.metrics import MetricKey, MetricStore
 from harness.autoscaling.params import ModelParams
 from harness.autoscaling.physics import Admission, admit
-from harness.autoscaling.policy import Decision, on_alarm_high, on_alarm_low, start_cooldown
+from harness.autoscaling.scheduled import ScheduledAction, ScheduledMixin
 from harness.autoscaling.targets import TargetsMixin
 
 NAMESPACE = "AWS/SageMaker"
@@ -37,7 +37,7 @@ IDLE_ZERO_METRICS = ("Invocations", "InvocationsPerInstance", "Invocation4XXErro
                      "InvocationModelErrors")
 
 
-class World(TargetsMixin):
+class World(TargetsMixin, ScheduledMixin, ActionsMixin):
     """SageMaker + Application Auto Scaling + CloudWatch state, advanced in endpoint time."""
 
     def __init__(self, params: ModelParams | None = None, *, start_ts: float, region: str = "us-east-1",
@@ -50,9 +50,10 @@ class World(TargetsMixin):
         self.metrics = MetricStore(self.params.metric_period_s, self.params.metric_publish_lag_s)
         self.endpoints: dict[str, Endpoint] = {}
         self.targets: dict[str, ScalableTarget] = {}
-        self.policies: dict[str, TargetTrackingPolicy] = {}
+        self.policies: dict[str, Policy] = {}
         self.alarms: dict[str, Alarm] = {}
         self.activities: list[ActivityRecord] = []
+        self.scheduled: dict[tuple[str, str], ScheduledAction] = {}  # (ResourceId, ScheduledActionName)
         self.truth: list[TruthEvent] = []
         period = self.params.metric_period_s
         self._next_close = math.floor(start_ts / period) * period + period
@@ -68,7 +69,8 @@ class World(TargetsMixin):
         while True:
             t_ready = min((e.ready_ts for e in self.endpoints.values() if e.ready_ts is not None),
                           default=math.inf)
-            t = min(t_ready, self._next_close, self._next_eval)
+            t_sched = self._next_scheduled_ts()
+            t = min(t_ready, self._next_close, self._next_eval, t_sched)
             if t > now:
                 break
             self.now = t
@@ -79,6 +81,8 @@ class World(TargetsMixin):
                 self._next_close += self.params.metric_period_s
             elif t == t_ready:
                 self._complete_endpoint_changes(t)
+            elif t == t_sched:
+                self._run_scheduled(t)
             else:
                 self._evaluate_alarms(t)
                 self._next_eval += self.params.metric_period_s
@@ -223,64 +227,6 @@ class World(TargetsMixin):
                 for metric in IDLE_ZERO_METRICS:
                     key = MetricKey.of(NAMESPACE, metric, EndpointName=ep.name, VariantName=v.name)
                     self.metrics.emit_zero(key, bucket)
-
-    # -------------------------------------------------------------------------------- alarms
-    def _evaluate_alarms(self, t: float) -> None:
-        for alarm in list(self.alarms.values()):
-            points = self.metrics.latest(alarm.metric, alarm.statistic, t, alarm.evaluation_periods)
-            if points:
-                alarm.last_value_ts, alarm.last_value = points[-1]
-            state, reason = next_state(alarm, points)
-            if state != alarm.state:
-                self.log(t, "alarm_state", alarm=alarm.name, previous=alarm.state, state=state, reason=reason)
-                alarm.state, alarm.state_reason, alarm.state_updated_ts = state, reason, t
-            if alarm.state == "ALARM":
-                for action in alarm.actions:
-                    self._run_action(action, alarm, t)
-
-    def _run_action(self, policy_arn: str, alarm: Alarm, t: float) -> None:
-        policy = self.policies.get(policy_arn)
-        target = self.targets.get(policy.resource_id) if policy else None
-        if policy is None or target is None or alarm.last_value is None:
-            return
-        ep_name, v_name = policy.resource_id.split("/")[1], policy.resource_id.split("/")[3]
-        ep = self.endpoints.get(ep_name)
-        if ep is None or v_name not in ep.variants:
-            return
-        variant = ep.variants[v_name]
-        basis = self._basis(alarm, variant, target)
-        common = dict(now=t, basis=basis, desired=target.desired, metric=alarm.last_value,
-                      target=policy.target_value, min_c=target.min_capacity, max_c=target.max_capacity,
-                      cooldown=policy.cooldown)
-        decision: Decision
-        if alarm.name == policy.alarm_high:
-            decision = on_alarm_high(out_suspended=target.suspended["DynamicScalingOutSuspended"], **common)
-        else:
-            decision = on_alarm_low(disable_scale_in=policy.disable_scale_in,
-                                    in_suspended=target.suspended["DynamicScalingInSuspended"],
-                                    scale_out_cooldown_blocks=self.params.scale_out_cooldown_blocks_scale_in,
-                                    **common)
-        if decision.action == "none":
-            return
-        start_cooldown(policy.cooldown, decision, now=t, basis=basis,
-                       scale_out_cooldown_s=policy.scale_out_cooldown_s,
-                       scale_in_cooldown_s=policy.scale_in_cooldown_s)
-        self.set_desired(target, decision.new_capacity, t,
-                         cause=f"monitor alarm {alarm.name} in state ALARM triggered policy {policy.name}")
-
-    def _basis(self, alarm: Alarm, variant: Variant, target: ScalableTarget) -> int:
-        """The capacity the proportional formula multiplies (``ModelParams.capacity_basis``)."""
-        if self.params.capacity_basis == "desired":
-            return target.desired
-        if self.params.capacity_basis == "measured" and alarm.last_value_ts is not None \
-                and alarm.metric.name == "InvocationsPerInstance":
-            invocations_key = alarm.metric._replace(name="Invocations")
-            ts = alarm.last_value_ts
-            calls = self.metrics.datapoints(invocations_key, "Sum", alarm.period_s, ts, ts + 1, self.now)
-            per_instance = alarm.last_value or 0.0
-            if calls and per_instance > 0:
-                return max(1, round(calls[0][1] / per_instance))
-        return variant.current
 
     # ------------------------------------------------------------------------- actuation
     def set_desired(self, target: ScalableTarget, capacity: int, t: float, cause: str) -> ActivityRecord:

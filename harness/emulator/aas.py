@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from harness.autoscaling.entities import ActivityRecord, ScalableTarget, TargetTrackingPolicy, parse_resource_id
+from harness.autoscaling.actions import Policy
+from harness.autoscaling.entities import ActivityRecord, ScalableTarget, parse_resource_id
+from harness.autoscaling.step import StepPolicy
 from harness.emulator.app import to_datetime
 from harness.emulator.protocol import AwsError, Call
 from harness.emulator.sagemaker import world_errors
@@ -29,6 +31,9 @@ def register(emu: Emulator) -> None:
     }
     for op, fn in ops.items():
         emu.router.register("application-autoscaling", op, lambda c, fn=fn: fn(emu, c))
+    from harness.emulator import aas_scheduled  # imports this module's helpers
+
+    aas_scheduled.register(emu)
 
 
 def _page(items: list[dict[str, Any]], params: dict[str, Any], key: str, limit: int) -> dict[str, Any]:
@@ -101,9 +106,11 @@ def describe_scalable_targets(emu: Emulator, call: Call) -> dict[str, Any]:
 def put_scaling_policy(emu: Emulator, call: Call) -> dict[str, Any]:
     p = call.params
     policy_type = p.get("PolicyType", "StepScaling")
+    if policy_type == "StepScaling":
+        return _put_step_policy(emu, p)
     if policy_type != "TargetTrackingScaling":
-        raise AwsError("ValidationException",
-                       f"PolicyType {policy_type} is not supported by this emulator yet; use TargetTrackingScaling.")
+        raise AwsError("ValidationException", f"PolicyType {policy_type} is not supported by this emulator; "
+                       "use TargetTrackingScaling or StepScaling.")
     config = p.get("TargetTrackingScalingPolicyConfiguration")
     if not config:
         raise AwsError("ValidationException",
@@ -119,6 +126,21 @@ def put_scaling_policy(emu: Emulator, call: Call) -> dict[str, Any]:
     return {"PolicyARN": policy.arn, "Alarms": alarms}
 
 
+def _put_step_policy(emu: Emulator, p: dict[str, Any]) -> dict[str, Any]:
+    """StepScaling: returns the ARN and no alarms — the user creates the alarm (aws-semantics §2)."""
+    config = p.get("StepScalingPolicyConfiguration")
+    if not config:
+        raise AwsError("ValidationException",
+                       "StepScalingPolicyConfiguration is required for a StepScaling policy.")
+    _check_resource_id(p)
+    now = emu.now()
+    with emu.lock, world_errors():
+        policy = emu.world.put_step_scaling(
+            name=p["PolicyName"], namespace=p["ServiceNamespace"], resource_id=p["ResourceId"],
+            dimension=p["ScalableDimension"], configuration=config, now=now)
+    return {"PolicyARN": policy.arn, "Alarms": []}
+
+
 def delete_scaling_policy(emu: Emulator, call: Call) -> dict[str, Any]:
     p = call.params
     _check_resource_id(p)
@@ -128,7 +150,16 @@ def delete_scaling_policy(emu: Emulator, call: Call) -> dict[str, Any]:
     return {}
 
 
-def _policy_shape(emu: Emulator, pol: TargetTrackingPolicy) -> dict[str, Any]:
+def _policy_shape(emu: Emulator, pol: Policy) -> dict[str, Any]:
+    if isinstance(pol, StepPolicy):  # the alarms naming it, as DescribeScalingPolicies lists them
+        return {
+            "PolicyARN": pol.arn, "PolicyName": pol.name, "ServiceNamespace": pol.namespace,
+            "ResourceId": pol.resource_id, "ScalableDimension": pol.dimension, "PolicyType": "StepScaling",
+            "StepScalingPolicyConfiguration": pol.configuration,
+            "Alarms": [{"AlarmName": a.name, "AlarmARN": a.arn} for a in emu.world.alarms.values()
+                       if pol.arn in a.actions],
+            "CreationTime": to_datetime(pol.created_ts),
+        }
     return {
         "PolicyARN": pol.arn, "PolicyName": pol.name, "ServiceNamespace": pol.namespace,
         "ResourceId": pol.resource_id, "ScalableDimension": pol.dimension, "PolicyType": "TargetTrackingScaling",

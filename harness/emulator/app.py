@@ -42,8 +42,14 @@ class EmulatorClock:
             time.sleep(endpoint_s / self.speed)
 
 
+def to_millis(ts: float) -> int:
+    """Endpoint time in whole milliseconds: the precision AWS timestamps have on the wire."""
+    return round(ts * 1000)
+
+
 def to_datetime(ts: float) -> datetime:
-    return datetime.fromtimestamp(ts, tz=UTC)
+    """A response timestamp, at AWS's millisecond precision (so a client can send it back as a bound)."""
+    return datetime.fromtimestamp(to_millis(ts) / 1000, tz=UTC)
 
 
 def to_epoch(value: Any) -> float:

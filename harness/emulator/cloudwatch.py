@@ -12,6 +12,7 @@ from harness.autoscaling.alarms import Alarm
 from harness.autoscaling.metrics import STATISTICS, MetricKey
 from harness.emulator.app import to_datetime, to_epoch
 from harness.emulator.protocol import AwsError, Call
+from harness.emulator.sagemaker import world_errors
 
 if TYPE_CHECKING:
     from harness.emulator.app import Emulator
@@ -27,6 +28,8 @@ def register(emu: Emulator) -> None:
         "GetMetricStatistics": get_metric_statistics,
         "ListMetrics": list_metrics,
         "DescribeAlarms": describe_alarms,
+        "PutMetricAlarm": put_metric_alarm,
+        "DeleteAlarms": delete_alarms,
     }
     for op, fn in ops.items():
         emu.router.register("cloudwatch", op, lambda c, fn=fn: fn(emu, c))
@@ -164,3 +167,56 @@ def describe_alarms(emu: Emulator, call: Call) -> dict[str, Any]:
     if start + size < len(shapes):
         out["NextToken"] = str(start + size)
     return out
+
+
+COMPARISONS = ("GreaterThanThreshold", "GreaterThanOrEqualToThreshold", "LessThanThreshold",
+               "LessThanOrEqualToThreshold")
+TREAT_MISSING = ("missing", "breaching", "notBreaching", "ignore")
+
+
+def put_metric_alarm(emu: Emulator, call: Call) -> dict[str, Any]:
+    """PutMetricAlarm on one metric (no metric math); AlarmActions may name any ARN, as AWS accepts."""
+    p = call.params
+    if p.get("Metrics"):
+        raise AwsError("ValidationError", "Metric math alarms (Metrics) are not supported by the emulator.")
+    for name in ("AlarmName", "MetricName", "Namespace", "Period", "EvaluationPeriods", "Threshold",
+                 "ComparisonOperator"):
+        if p.get(name) is None:
+            raise AwsError("ValidationError", f"The parameter {name} is required.")
+    if not p.get("Statistic"):
+        raise AwsError("ValidationError", "One of the parameters Statistic and ExtendedStatistic is required "
+                       "(ExtendedStatistic is not supported by the emulator).")
+    if p["Statistic"] not in STATISTICS:
+        raise AwsError("ValidationError", f"The parameter Statistic {p['Statistic']!r} must be one of "
+                       f"{', '.join(STATISTICS)}.")
+    period, evaluations = int(p["Period"]), int(p["EvaluationPeriods"])
+    if period <= 0 or period % 60:
+        raise AwsError("ValidationError", f"The parameter Period must be a multiple of 60; got {period}.")
+    if evaluations < 1:
+        raise AwsError("ValidationError", "The parameter EvaluationPeriods must be at least 1.")
+    datapoints = int(p.get("DatapointsToAlarm") or evaluations)
+    if not 1 <= datapoints <= evaluations:
+        raise AwsError("ValidationError", f"DatapointsToAlarm ({datapoints}) must be between 1 and "
+                       f"EvaluationPeriods ({evaluations}).")
+    if p["ComparisonOperator"] not in COMPARISONS:
+        raise AwsError("ValidationError", f"The parameter ComparisonOperator {p['ComparisonOperator']!r} must be "
+                       f"one of {', '.join(COMPARISONS)}.")
+    treat = p.get("TreatMissingData") or "missing"
+    if treat not in TREAT_MISSING:
+        raise AwsError("ValidationError", f"The parameter TreatMissingData {treat!r} must be one of "
+                       f"{', '.join(TREAT_MISSING)}.")
+    now = emu.now()
+    with emu.lock, world_errors():
+        emu.world.put_metric_alarm(
+            name=p["AlarmName"], metric=_key(p), statistic=p["Statistic"], period_s=period,
+            evaluation_periods=evaluations, datapoints_to_alarm=datapoints, threshold=float(p["Threshold"]),
+            comparison=p["ComparisonOperator"], treat_missing=treat, actions=list(p.get("AlarmActions") or []),
+            description=p.get("AlarmDescription") or "", unit=p.get("Unit"), now=now)
+    return {}
+
+
+def delete_alarms(emu: Emulator, call: Call) -> dict[str, Any]:
+    now = emu.now()
+    with emu.lock, world_errors():
+        emu.world.delete_alarms(list(call.params.get("AlarmNames") or []), now)
+    return {}

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from harness.autoscaling.entities import Endpoint, Variant, WorldError
-from harness.emulator.app import to_datetime
+from harness.emulator.app import to_datetime, to_millis
 from harness.emulator.protocol import AwsError, Call, service_model
 
 if TYPE_CHECKING:
@@ -228,10 +228,10 @@ def list_endpoints(emu: Emulator, call: Call) -> dict[str, Any]:
         endpoints = [e for e in endpoints if p["NameContains"] in e.name]
     if p.get("StatusEquals"):
         endpoints = [e for e in endpoints if e.status == p["StatusEquals"]]
-    for member, attr, sign in LIST_TIME_FILTERS:  # all four bounds are exclusive
+    for member, attr, sign in LIST_TIME_FILTERS:  # exclusive bounds, at the millisecond precision of responses
         if p.get(member) is not None:
-            bound = p[member].timestamp()
-            endpoints = [e for e in endpoints if (getattr(e, attr) - bound) * sign > 0]
+            bound = to_millis(p[member].timestamp())
+            endpoints = [e for e in endpoints if (to_millis(getattr(e, attr)) - bound) * sign > 0]
     keys: dict[str, Callable[[Endpoint], Any]] = {
         "Name": lambda e: e.name, "Status": lambda e: (e.status, e.created_ts),
         "CreationTime": lambda e: e.created_ts}
