@@ -18,7 +18,7 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import closing, contextmanager
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -36,8 +36,8 @@ from botocore.exceptions import ClientError
 from harness.autoscaling.params import ModelParams
 from harness.emulator import cbor
 from harness.emulator.app import Emulator
-from harness.emulator.http import ServerHandle, start_in_thread
 from harness.emulator.runtime import fake_prediction
+from tests.emulator_support import running, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -56,18 +56,6 @@ _names = itertools.count()
 
 def unique(prefix: str) -> str:
     return f"{prefix}-{next(_names)}"
-
-
-def wait_until(probe: Callable[[], Any], what: str, timeout_s: float = 5.0) -> Any:
-    """Poll ``probe`` until it returns something truthy; bounded by ``timeout_s`` wall seconds."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s}s waiting for {what}; last: {value!r}")
-        time.sleep(0.01)
 
 
 def error_of(call: Callable[..., Any], **kwargs: Any) -> tuple[str, str, int, dict[str, Any]]:
@@ -103,27 +91,30 @@ def datetimes(value: Any) -> list[datetime]:
     return []
 
 
-@contextmanager
-def running(params: ModelParams, speed: float) -> Iterator[tuple[Emulator, ServerHandle]]:
-    emu = Emulator(params, speed=speed)
-    emu.start_ticker()
-    handle = start_in_thread(emu.router)
-    try:
-        yield emu, handle
-    finally:
-        handle.stop()
-        emu.stop()
-
-
 class Aws:
     """Real boto3 clients for one running emulator, plus deployment helpers."""
 
-    def __init__(self, emu: Emulator, url: str, cbor_data_path: str) -> None:
+    def __init__(self, emu: Emulator, url: str, sessions: dict[str, boto3.Session]) -> None:
         self.emu = emu
         self.url = url
-        self._cbor_data_path = cbor_data_path
+        self._sessions = sessions
         self._clients: dict[tuple[Any, ...], Any] = {}
         self._lock = threading.Lock()
+        self._pool: dict[tuple[int, tuple[str, ...]], list[str]] = {}
+
+    def prepare(self, count: int, *, instances: int = 1, variants: tuple[str, ...] = (VARIANT,)) -> None:
+        """Start creating ``count`` endpoints for :meth:`fresh` now, so tests do not each wait for one."""
+        self._pool.setdefault((instances, variants), []).extend(
+            self.deploy(unique("pool"), instances=instances, variants=variants, wait=False) for _ in range(count))
+
+    def fresh(self, *, instances: int = 1, variants: tuple[str, ...] = (VARIANT,)) -> str:
+        """An InService endpoint no other test uses (from the prepared pool when one is left)."""
+        pool = self._pool.get((instances, variants))
+        if not pool:
+            return self.deploy(unique("ep"), instances=instances, variants=variants)
+        name = pool.pop(0)
+        self.wait_status(name, "InService")
+        return name
 
     def client(self, service: str, *, wire: str = "json", key: str = "test", secret: str = "test",
                validate: bool = True) -> Any:
@@ -131,12 +122,7 @@ class Aws:
         cache_key = (service, wire, key, secret, validate)
         with self._lock:
             if cache_key not in self._clients:
-                session = boto3.Session()
-                if wire == "cbor":
-                    core = botocore.session.get_session()
-                    core.set_config_variable("data_path", self._cbor_data_path)
-                    session = boto3.Session(botocore_session=core)
-                self._clients[cache_key] = session.client(
+                self._clients[cache_key] = self._sessions[wire].client(
                     service, endpoint_url=self.url, region_name=REGION, aws_access_key_id=key,
                     aws_secret_access_key=secret,
                     # total_max_attempts=1: no retries at all (max_attempts counts retries only, so
@@ -214,24 +200,34 @@ def resource(endpoint: str, variant: str = VARIANT) -> str:
 
 
 @pytest.fixture(scope="module")
-def cbor_data_path(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A botocore data path whose CloudWatch model offers only smithy-rpc-v2-cbor (see test below)."""
+def sessions(tmp_path_factory: pytest.TempPathFactory) -> dict[str, boto3.Session]:
+    """One boto3 session per wire, shared (a client from a warm session is cheap to make).
+
+    ``cbor``: a botocore data path whose CloudWatch model offers only smithy-rpc-v2-cbor, so the client
+    speaks it (the pinned botocore resolves ``json`` first: see test_cloudwatch_protocol).
+    """
     root: Path = tmp_path_factory.mktemp("botocore-data")
     data = botocore.session.get_session().get_component("data_loader").load_service_model("cloudwatch", "service-2")
     data = {**data, "metadata": {**data["metadata"], "protocols": ["smithy-rpc-v2-cbor"]}}
     folder = root / "cloudwatch" / data["metadata"]["apiVersion"]
     folder.mkdir(parents=True)
     (folder / "service-2.json").write_text(json.dumps(data))
-    return str(root)
+    core = botocore.session.get_session()
+    core.set_config_variable("data_path", str(root))
+    return {"json": boto3.Session(), "cbor": boto3.Session(botocore_session=core)}
 
 
 @pytest.fixture(scope="module")
-def aws(cbor_data_path: str) -> Iterator[Aws]:
+def aws(sessions: dict[str, boto3.Session]) -> Iterator[Aws]:
     with running(PARAMS, SPEED) as (emu, handle):
-        env = Aws(emu, handle.url, cbor_data_path)
+        env = Aws(emu, handle.url, sessions)
         for service in ("sagemaker", "sagemaker-runtime", "application-autoscaling"):
             env.client(service)  # created up front: a first client takes tens of ms, Creating lasts 100
         env.cw(), env.cw("cbor")
+        env.prepare(10)
+        env.prepare(1, instances=2)
+        env.prepare(1, variants=(VARIANT, "Shadow"))
+        env.prepare(1, variants=("A", "B"))
         try:
             yield env
         finally:
@@ -241,7 +237,7 @@ def aws(cbor_data_path: str) -> Iterator[Aws]:
 @pytest.fixture(scope="module")
 def base(aws: Aws) -> dict[str, str]:
     """One InService endpoint (1 instance) the read-only tests share; names for ``fill``."""
-    name = aws.deploy(unique("base"))
+    name = aws.fresh()
     return {"endpoint": name, "model": f"{name}-model", "config": f"{name}-config", "resource": resource(name),
             "arn": SM_ARN}
 
@@ -249,7 +245,7 @@ def base(aws: Aws) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def traffic(aws: Aws) -> dict[str, Any]:
     """12 invocations on a 2-instance endpoint, waited for until CloudWatch publishes them."""
-    name = aws.deploy(unique("metrics"), instances=2)
+    name = aws.fresh(instances=2)
     start = aws.now()
     for i in range(12):
         aws.invoke(EndpointName=name, Body=f"{i},1".encode(), ContentType="text/csv")
@@ -390,7 +386,7 @@ def test_endpoint_creating_then_in_service_with_the_waiter(aws: Aws, base: dict[
 
 
 def test_update_weights_and_capacities(aws: Aws) -> None:
-    name = aws.deploy(unique("upd"), variants=(VARIANT, "Shadow"))
+    name = aws.fresh(variants=(VARIANT, "Shadow"))
     arn = f"{SM_ARN}:endpoint/{name}"
     out = aws.sm.update_endpoint_weights_and_capacities(EndpointName=name, DesiredWeightsAndCapacities=[
         {"VariantName": VARIANT, "DesiredInstanceCount": 3}])
@@ -434,7 +430,7 @@ def test_update_weights_and_capacities(aws: Aws) -> None:
 
 
 def test_delete_endpoint(aws: Aws) -> None:
-    name = aws.deploy(unique("del"))
+    name = aws.fresh()
     assert aws.sm.delete_endpoint(EndpointName=name)["ResponseMetadata"]["HTTPStatusCode"] == 200
     code, message, _, _ = error_of(aws.sm.describe_endpoint, EndpointName=name)
     assert (code, message) == ("ValidationException", f'Could not find endpoint "{SM_ARN}:endpoint/{name}".')
@@ -462,10 +458,11 @@ def test_list_endpoints_filters_sort_and_pagination(aws: Aws) -> None:
     def names(**kw: Any) -> list[str]:
         return [e["EndpointName"] for e in aws.sm.list_endpoints(**{"NameContains": prefix, **kw})["Endpoints"]]
 
-    assert names(StatusEquals="Creating") == [last]  # 60 endpoint s = 0.1 wall s to look
+    # c is Creating for 60 endpoint s = 0.1 wall s: look now
+    assert names(StatusEquals="Creating") == [last]
+    assert names(SortBy="Status", SortOrder="Ascending")[0] == last  # Creating < InService
     assert names(SortBy="Name", SortOrder="Ascending") == sorted([*first, last])
     assert names(SortBy="CreationTime", SortOrder="Ascending") == [*first, last]
-    assert names(SortBy="Status", SortOrder="Ascending")[0] == last  # Creating < InService
     created = item["CreationTime"]
     assert names(CreationTimeAfter=created - timedelta(milliseconds=1)) == [last]
     assert names(CreationTimeBefore=created) == list(reversed(first))
@@ -500,7 +497,7 @@ def test_invoke_endpoint(aws: Aws, base: dict[str, str]) -> None:
 
 
 def test_invoke_endpoint_target_variant(aws: Aws) -> None:
-    name = aws.deploy(unique("tv"), variants=("A", "B"))
+    name = aws.fresh(variants=("A", "B"))
     for variant in ("A", "B", "B"):
         out = aws.invoke(EndpointName=name, Body=b"1", TargetVariant=variant)
         assert out["InvokedProductionVariant"] == variant
@@ -525,12 +522,12 @@ def test_invoke_unknown_endpoint(aws: Aws, endpoint: str, message: str) -> None:
     pytest.param("ThrottlingException", 400, False, id="ThrottlingException-400"),
 ])
 # fmt: on
-def test_overload(cbor_data_path: str, overload_error: str, status: int, fields: bool) -> None:
-    # 1 instance x 1 slot, no queue: while one request is held (12 endpoint s = 0.2 wall s) the others fail
-    params = ModelParams(instance_concurrency=1, max_queue_per_instance=0, model_latency_ms=12_000,
+def test_overload(sessions: dict[str, boto3.Session], overload_error: str, status: int, fields: bool) -> None:
+    # 1 instance x 1 slot, no queue: while one request is held (6 endpoint s = 0.1 wall s) the others fail
+    params = ModelParams(instance_concurrency=1, max_queue_per_instance=0, model_latency_ms=6_000,
                          latency_jitter=0.0, endpoint_create_delay_s=3, overload_error=overload_error)
     with running(params, 60.0) as (emu, handle):
-        env = Aws(emu, handle.url, cbor_data_path)
+        env = Aws(emu, handle.url, sessions)
         try:
             name = env.deploy("busy")
             barrier = threading.Barrier(4)
@@ -563,7 +560,7 @@ def test_overload(cbor_data_path: str, overload_error: str, status: int, fields:
 
 # ================================================================= Application Auto Scaling
 def test_scalable_target_register_update_describe_deregister(aws: Aws) -> None:
-    name = aws.deploy(unique("tgt"))
+    name = aws.fresh()
     before = aws.now()
     arn = aws.register(name, 1, 4)["ScalableTargetARN"]
     assert re.fullmatch(rf"arn:aws:application-autoscaling:{REGION}:{ACCOUNT}:scalable-target/[0-9a-f]+", arn)
@@ -616,9 +613,8 @@ def test_scalable_target_register_update_describe_deregister(aws: Aws) -> None:
 
 
 def test_describe_scalable_targets_pagination(aws: Aws) -> None:
-    names = [aws.deploy(unique("pg"), wait=False) for _ in range(3)]
+    names = [aws.fresh() for _ in range(3)]
     for name in names:
-        aws.wait_status(name, "InService")
         aws.register(name)
     ids = [resource(n) for n in names]
     page1 = aws.aas.describe_scalable_targets(ServiceNamespace="sagemaker", ResourceIds=ids, MaxResults=2)
@@ -632,7 +628,7 @@ def test_describe_scalable_targets_pagination(aws: Aws) -> None:
 
 
 def test_target_tracking_policy_and_its_managed_alarms(aws: Aws) -> None:
-    name = aws.deploy(unique("pol"))
+    name = aws.fresh()
     aws.register(name, 1, 4)
     before = aws.now()
     out = aws.put_policy(name, "ipi-70", 70.0, ScaleInCooldown=120, ScaleOutCooldown=60)
@@ -712,7 +708,7 @@ def test_target_tracking_policy_and_its_managed_alarms(aws: Aws) -> None:
 
 
 def test_activities_after_raising_min_capacity(aws: Aws) -> None:
-    name = aws.deploy(unique("act"))
+    name = aws.fresh()
     rid = resource(name)
     aws.register(name, 1, 4)
 
@@ -756,7 +752,7 @@ def test_activities_after_raising_min_capacity(aws: Aws) -> None:
 
 
 def test_activity_driven_by_traffic_through_alarm_high(aws: Aws) -> None:
-    name = aws.deploy(unique("hot"))
+    name = aws.fresh()
     rid = resource(name)
     aws.register(name, 1, 3)
     out = aws.put_policy(name, "hot-policy", 2.0, ScaleOutCooldown=0)
@@ -780,55 +776,59 @@ def test_activity_driven_by_traffic_through_alarm_high(aws: Aws) -> None:
     assert alarms[0]["StateUpdatedTimestamp"] <= act["StartTime"]
 
 
+def tracking(target: float, metric_type: str | None = "SageMakerVariantInvocationsPerInstance") -> dict[str, Any]:
+    """PutScalingPolicy arguments for a target-tracking policy named ``p``."""
+    config: dict[str, Any] = {"TargetValue": target}
+    if metric_type:
+        config["PredefinedMetricSpecification"] = {"PredefinedMetricType": metric_type}
+    return {"PolicyName": "p", "PolicyType": "TargetTrackingScaling",
+            "TargetTrackingScalingPolicyConfiguration": config}
+
+
+GHOST = "endpoint/ghost/variant/AllTraffic"
+MAX_RESULTS = "MaxResults must be between 1 and 50"
 # fmt: off
 AAS_ERRORS = [
-    pytest.param("put_scaling_policy", {"ResourceId": "endpoint/ghost/variant/AllTraffic", "PolicyName": "p",
-                                        "PolicyType": "TargetTrackingScaling", "TargetTrackingScalingPolicyConfiguration": {
-                                            "TargetValue": 5.0}},
-                 "ObjectNotFoundException", "No scalable target registered for service namespace: sagemaker, "
-                 "resource ID: endpoint/ghost/variant/AllTraffic, scalable dimension: " + DIM,
-                 id="PutScalingPolicy-unregistered-target"),
-    pytest.param("put_scaling_policy", {"ResourceId": "endpoint/{endpoint}", "PolicyName": "p",
-                                        "PolicyType": "TargetTrackingScaling",
-                                        "TargetTrackingScalingPolicyConfiguration": {"TargetValue": 5.0}},
-                 "ValidationException", "Unsupported resource ID 'endpoint/{endpoint}'",
-                 id="PutScalingPolicy-bad-resource-id"),
-    pytest.param("put_scaling_policy", {"ResourceId": "{resource}", "PolicyName": "p", "PolicyType": "StepScaling"},
-                 "ValidationException", "PolicyType StepScaling is not supported", id="PutScalingPolicy-step"),
+    pytest.param("put_scaling_policy", {"ResourceId": GHOST, **tracking(5.0)}, "ObjectNotFoundException",
+                 f"No scalable target registered for service namespace: sagemaker, resource ID: {GHOST}, "
+                 f"scalable dimension: {DIM}", id="PutScalingPolicy-unregistered-target"),
+    pytest.param("put_scaling_policy", {"ResourceId": "endpoint/{endpoint}", **tracking(5.0)}, "ValidationException",
+                 "Unsupported resource ID 'endpoint/{endpoint}'", id="PutScalingPolicy-bad-resource-id"),
     pytest.param("put_scaling_policy", {"ResourceId": "{resource}", "PolicyName": "p",
-                                        "PolicyType": "TargetTrackingScaling",
-                                        "TargetTrackingScalingPolicyConfiguration": {"TargetValue": 0.0, "PredefinedMetricSpecification": {
-                                            "PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"}}},
-                 "ValidationException", "TargetValue must be greater than 0", id="PutScalingPolicy-zero-target"),
-    pytest.param("put_scaling_policy", {"ResourceId": "{resource}", "PolicyName": "p",
-                                        "PolicyType": "TargetTrackingScaling",
-                                        "TargetTrackingScalingPolicyConfiguration": {"TargetValue": 5.0, "PredefinedMetricSpecification": {
-                                            "PredefinedMetricType": "SageMakerVariantProvisionedConcurrencyUtilization"}}},
-                 "ValidationException", "Unsupported metric for this emulator", id="PutScalingPolicy-unsupported-metric"),
+                                        "PolicyType": "PredictiveScaling"},
+                 "ValidationException", "PolicyType PredictiveScaling is not supported",
+                 id="PutScalingPolicy-predictive"),
+    pytest.param("put_scaling_policy", {"ResourceId": "{resource}", **tracking(0.0)}, "ValidationException",
+                 "TargetValue must be greater than 0", id="PutScalingPolicy-zero-target"),
+    pytest.param("put_scaling_policy", {"ResourceId": "{resource}",
+                                        **tracking(5.0, "SageMakerVariantProvisionedConcurrencyUtilization")},
+                 "ValidationException", "Unsupported metric for this emulator",
+                 id="PutScalingPolicy-unsupported-metric"),
     pytest.param("delete_scaling_policy", {"ResourceId": "{resource}", "PolicyName": "ghost"},
                  "ObjectNotFoundException", "No scaling policy found for service namespace: sagemaker",
                  id="DeleteScalingPolicy-unknown"),
-    pytest.param("delete_scaling_policy", {"ResourceId": "variant/x", "PolicyName": "p"},
-                 "ValidationException", "Unsupported resource ID 'variant/x'", id="DeleteScalingPolicy-bad-resource-id"),
+    pytest.param("delete_scaling_policy", {"ResourceId": "variant/x", "PolicyName": "p"}, "ValidationException",
+                 "Unsupported resource ID 'variant/x'", id="DeleteScalingPolicy-bad-resource-id"),
     pytest.param("register_scalable_target", {"ResourceId": "endpoint/x", "MinCapacity": 1, "MaxCapacity": 2},
-                 "ValidationException", "Unsupported resource ID 'endpoint/x'", id="RegisterScalableTarget-bad-resource-id"),
+                 "ValidationException", "Unsupported resource ID 'endpoint/x'",
+                 id="RegisterScalableTarget-bad-resource-id"),
     pytest.param("register_scalable_target", {"ResourceId": "endpoint/ghost/variant/v", "MinCapacity": 1,
                                               "MaxCapacity": 2},
                  "ValidationException", "Resource endpoint/ghost/variant/v does not exist",
                  id="RegisterScalableTarget-no-endpoint"),
-    pytest.param("register_scalable_target", {"ResourceId": "{resource}", "ScalableDimension": "ecs:service:DesiredCount",
-                                              "MinCapacity": 1, "MaxCapacity": 2},
+    pytest.param("register_scalable_target", {"ResourceId": "{resource}", "MinCapacity": 1, "MaxCapacity": 2,
+                                              "ScalableDimension": "ecs:service:DesiredCount"},
                  "ValidationException", "Unsupported scalable dimension", id="RegisterScalableTarget-bad-dimension"),
     pytest.param("deregister_scalable_target", {"ResourceId": "endpoint//variant/v"},
                  "ValidationException", "Unsupported resource ID", id="DeregisterScalableTarget-bad-resource-id"),
-    pytest.param("describe_scalable_targets", {"MaxResults": 51}, "ValidationException",
-                 "MaxResults must be between 1 and 50", id="DescribeScalableTargets-MaxResults-51"),
-    pytest.param("describe_scaling_policies", {"MaxResults": 0}, "ValidationException",
-                 "MaxResults must be between 1 and 50", id="DescribeScalingPolicies-MaxResults-0"),
-    pytest.param("describe_scaling_activities", {"MaxResults": 0}, "ValidationException",
-                 "MaxResults must be between 1 and 50", id="DescribeScalingActivities-MaxResults-0"),
-    pytest.param("describe_scaling_activities", {"MaxResults": 51}, "ValidationException",
-                 "MaxResults must be between 1 and 50", id="DescribeScalingActivities-MaxResults-51"),
+    pytest.param("describe_scalable_targets", {"MaxResults": 51}, "ValidationException", MAX_RESULTS,
+                 id="DescribeScalableTargets-MaxResults-51"),
+    pytest.param("describe_scaling_policies", {"MaxResults": 0}, "ValidationException", MAX_RESULTS,
+                 id="DescribeScalingPolicies-MaxResults-0"),
+    pytest.param("describe_scaling_activities", {"MaxResults": 0}, "ValidationException", MAX_RESULTS,
+                 id="DescribeScalingActivities-MaxResults-0"),
+    pytest.param("describe_scaling_activities", {"MaxResults": 51}, "ValidationException", MAX_RESULTS,
+                 id="DescribeScalingActivities-MaxResults-51"),
     pytest.param("describe_scaling_activities", {"NextToken": "garbage"}, "InvalidNextTokenException",
                  "The next token supplied is invalid.", id="DescribeScalingActivities-bad-token"),
 ]
@@ -912,11 +912,11 @@ def test_get_metric_data(aws: Aws, traffic: dict[str, Any], wire: str) -> None:
 
 
 def test_get_metric_data_waits_for_publication(aws: Aws) -> None:
-    name = aws.deploy(unique("lag"))
+    name = aws.fresh()
     start = aws.now()
     aws.invoke(EndpointName=name, Body=b"1")
     query = [{"Id": "i", "MetricStat": {"Metric": metric(name, "Invocations"), "Period": 60, "Stat": "Sum"}}]
-    window = {"StartTime": start - timedelta(minutes=1), "EndTime": start + timedelta(hours=1)}
+    window = {"StartTime": start, "EndTime": start + timedelta(hours=1)}
     # the minute is not over (plus the publication lag) yet: nothing visible
     assert aws.cw().get_metric_data(MetricDataQueries=query, **window)["MetricDataResults"][0]["Values"] == []
     wait_until(lambda: sum(aws.cw().get_metric_data(MetricDataQueries=query, **window)
@@ -967,7 +967,8 @@ WINDOW = {"StartTime": NOW, "EndTime": NOW + timedelta(hours=1)}
 CLOUDWATCH_ERRORS = [
     pytest.param("get_metric_data", {"MetricDataQueries": [{"Id": "q", "MetricStat": {**GOOD_STAT, "Period": 90}}],
                                      **WINDOW},
-                 "InvalidParameterValue", "The parameter MetricDataQueries[0].MetricStat.Period must be a multiple of 60",
+                 "InvalidParameterValue",
+                 "The parameter MetricDataQueries[0].MetricStat.Period must be a multiple of 60",
                  id="GetMetricData-period-90"),
     pytest.param("get_metric_data", {"MetricDataQueries": [{"Id": "m", "Expression": "SUM(METRICS())"}], **WINDOW},
                  "ValidationError", "MetricDataQueries[0] (m): metric math expressions are not supported",
@@ -982,7 +983,8 @@ CLOUDWATCH_ERRORS = [
                  id="GetMetricData-empty-window"),
     pytest.param("get_metric_statistics", {"Namespace": "AWS/SageMaker", "MetricName": "Invocations", "Period": 30,
                                            "Statistics": ["Sum"], **WINDOW},
-                 "InvalidParameterValue", "The parameter Period must be a multiple of 60", id="GetMetricStatistics-period-30"),
+                 "InvalidParameterValue", "The parameter Period must be a multiple of 60",
+                 id="GetMetricStatistics-period-30"),
     pytest.param("get_metric_statistics", {"Namespace": "AWS/SageMaker", "MetricName": "Invocations", "Period": 60,
                                            **WINDOW},
                  "InvalidParameterCombination", "At least one of the parameters Statistics and ExtendedStatistics",
@@ -1002,20 +1004,17 @@ def test_cloudwatch_errors(aws: Aws, wire: str, method: str, kwargs: dict[str, A
 
 
 # ================================================================ unknown operations, signatures
+PUT_METRIC_DATA = {"Namespace": "N", "MetricData": [{"MetricName": "m", "Value": 1.0}]}
 # fmt: off
 @pytest.mark.parametrize("service,wire,method,kwargs,status", [
     pytest.param("sagemaker", "json", "list_models", {}, 400, id="sagemaker-ListModels"),
-    pytest.param("sagemaker", "json", "update_endpoint", {"EndpointName": "e", "EndpointConfigName": "c"}, 400,
-                 id="sagemaker-UpdateEndpoint"),
-    pytest.param("sagemaker-runtime", "json", "invoke_endpoint_async",
-                 {"EndpointName": "e", "InputLocation": "s3://b/k"}, 404, id="runtime-InvokeEndpointAsync"),
-    pytest.param("application-autoscaling", "json", "put_scheduled_action",
-                 {"ServiceNamespace": "sagemaker", "ScheduledActionName": "s", "ResourceId": "endpoint/e/variant/v",
-                  "ScalableDimension": DIM}, 400, id="aas-PutScheduledAction"),
-    pytest.param("cloudwatch", "json", "put_metric_data",
-                 {"Namespace": "N", "MetricData": [{"MetricName": "m", "Value": 1.0}]}, 400, id="cw-json-PutMetricData"),
-    pytest.param("cloudwatch", "cbor", "put_metric_data",
-                 {"Namespace": "N", "MetricData": [{"MetricName": "m", "Value": 1.0}]}, 400, id="cw-cbor-PutMetricData"),
+    pytest.param("sagemaker-runtime", "json", "invoke_endpoint_with_response_stream",
+                 {"EndpointName": "e", "Body": b"1"}, 404, id="runtime-InvokeEndpointWithResponseStream"),
+    pytest.param("application-autoscaling", "json", "list_tags_for_resource",
+                 {"ResourceARN": f"arn:aws:application-autoscaling:{REGION}:{ACCOUNT}:scalable-target/0123"}, 400,
+                 id="aas-ListTagsForResource"),
+    pytest.param("cloudwatch", "json", "put_metric_data", PUT_METRIC_DATA, 400, id="cw-json-PutMetricData"),
+    pytest.param("cloudwatch", "cbor", "put_metric_data", PUT_METRIC_DATA, 400, id="cw-cbor-PutMetricData"),
 ])
 # fmt: on
 def test_operations_the_emulator_does_not_implement(aws: Aws, service: str, wire: str, method: str,

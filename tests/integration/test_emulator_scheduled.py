@@ -8,20 +8,17 @@ from __future__ import annotations
 
 import json
 import re
-import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import boto3
-import botocore.config
 import pytest
 from botocore.exceptions import ClientError
 
 from harness.autoscaling.params import ModelParams
-from harness.emulator.app import Emulator
-from harness.emulator.http import start_in_thread
+from tests.emulator_support import client, running, wait_until
+from tests.emulator_support import deploy as support_deploy
 
 pytestmark = pytest.mark.integration
 
@@ -36,36 +33,20 @@ WAIT_WALL_S = 10.0
 
 @pytest.fixture
 def env() -> Iterator[tuple[str, Callable[[str], Any]]]:
-    emu = Emulator(PARAMS, speed=SPEED)
-    emu.start_ticker()
-    handle = start_in_thread(emu.router)
-    clients: list[Any] = []
+    with running(PARAMS, SPEED) as (_emu, handle):
+        made: list[Any] = []
 
-    def client(service: str) -> Any:
-        made = boto3.Session().client(
-            service, endpoint_url=handle.url, region_name=REGION, aws_access_key_id="test",
-            aws_secret_access_key="test", config=botocore.config.Config(retries={"total_max_attempts": 1}))
-        clients.append(made)
-        return made
+        def make(service: str) -> Any:
+            made.append(client(handle.url, service, region=REGION))
+            return made[-1]
 
-    try:
-        yield handle.url, client
-    finally:
-        for made in clients:
-            made.close()
-        handle.stop()
-        emu.stop()
+        yield handle.url, make
+        for c in made:
+            c.close()
 
 
 def wait_for(what: str, probe: Callable[[], Any]) -> Any:
-    """Poll ``probe`` until it returns something truthy, at most WAIT_WALL_S wall seconds."""
-    deadline = time.monotonic() + WAIT_WALL_S
-    while time.monotonic() < deadline:
-        got = probe()
-        if got:
-            return got
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
+    return wait_until(probe, what, WAIT_WALL_S)
 
 
 def endpoint_now(url: str) -> datetime:
@@ -74,13 +55,7 @@ def endpoint_now(url: str) -> datetime:
 
 
 def deploy(sm: Any) -> None:
-    sm.create_model(ModelName="m", ExecutionRoleArn=f"arn:aws:iam::{ACCOUNT}:role/r",
-                    PrimaryContainer={"Image": "123.dkr.ecr.us-east-1.amazonaws.com/m:1"})
-    sm.create_endpoint_config(EndpointConfigName="c", ProductionVariants=[
-        {"VariantName": "AllTraffic", "ModelName": "m", "InitialInstanceCount": 1, "InstanceType": "ml.m5.large",
-         "InitialVariantWeight": 1.0}])
-    sm.create_endpoint(EndpointName=EP, EndpointConfigName="c")
-    wait_for("InService", lambda: sm.describe_endpoint(EndpointName=EP)["EndpointStatus"] == "InService")
+    support_deploy(sm, EP)
 
 
 def instances(sm: Any) -> int:

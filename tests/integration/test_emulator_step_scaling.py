@@ -8,18 +8,15 @@ per 300 s (§2, S3).
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
-import boto3
-import botocore.config
 import pytest
 from botocore.exceptions import ClientError
 
 from harness.autoscaling.params import ModelParams
-from harness.emulator.app import Emulator
-from harness.emulator.http import start_in_thread
+from tests.emulator_support import client, running, wait_until
+from tests.emulator_support import deploy as support_deploy
 
 pytestmark = pytest.mark.integration
 
@@ -32,41 +29,16 @@ RID = f"endpoint/{EP}/variant/{VARIANT}"
 
 @pytest.fixture(scope="module")
 def clients() -> Iterator[dict[str, Any]]:
-    emu = Emulator(PARAMS, speed=SPEED)
-    emu.start_ticker()
-    handle = start_in_thread(emu.router)
-    url = f"http://127.0.0.1:{handle.port}"
-    config = botocore.config.Config(retries={"total_max_attempts": 1})
-    made = {name: boto3.client(name, endpoint_url=url, region_name="us-east-1", aws_access_key_id="test",
-                               aws_secret_access_key="test", config=config)
-            for name in ("sagemaker", "sagemaker-runtime", "application-autoscaling", "cloudwatch")}
-    try:
+    with running(PARAMS, SPEED) as (_emu, handle):
+        made = {name: client(handle.url, name)
+                for name in ("sagemaker", "sagemaker-runtime", "application-autoscaling", "cloudwatch")}
         yield made
-    finally:
         for c in made.values():
             c.close()
-        handle.stop()
-        emu.stop()
-
-
-def wait_until(check: Callable[[], Any], what: str, timeout_s: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def deploy(sm: Any) -> None:
-    sm.create_model(ModelName="m", ExecutionRoleArn="arn:aws:iam::000000000000:role/r",
-                    PrimaryContainer={"Image": "123.dkr.ecr.us-east-1.amazonaws.com/m:1"})
-    sm.create_endpoint_config(EndpointConfigName="c", ProductionVariants=[
-        {"VariantName": VARIANT, "ModelName": "m", "InitialInstanceCount": 1, "InstanceType": "ml.m5.large",
-         "InitialVariantWeight": 1.0}])
-    sm.create_endpoint(EndpointName=EP, EndpointConfigName="c")
-    wait_until(lambda: sm.describe_endpoint(EndpointName=EP)["EndpointStatus"] == "InService", "InService")
+    support_deploy(sm, EP, variant=VARIANT)
 
 
 def alarm_args(**override: Any) -> dict[str, Any]:
