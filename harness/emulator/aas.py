@@ -29,8 +29,7 @@ def register(emu: Emulator) -> None:
         "DescribeScalingPolicies": describe_scaling_policies,
         "DescribeScalingActivities": describe_scaling_activities,
     }
-    for op, fn in ops.items():
-        emu.router.register("application-autoscaling", op, lambda c, fn=fn: fn(emu, c))
+    emu.register_ops("application-autoscaling", ops)
     from harness.emulator import aas_scheduled  # imports this module's helpers
 
     aas_scheduled.register(emu)

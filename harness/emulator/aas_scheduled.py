@@ -24,8 +24,7 @@ def register(emu: Emulator) -> None:
         "DescribeScheduledActions": describe_scheduled_actions,
         "DeleteScheduledAction": delete_scheduled_action,
     }
-    for op, fn in ops.items():
-        emu.router.register("application-autoscaling", op, lambda c, fn=fn: fn(emu, c))
+    emu.register_ops("application-autoscaling", ops)
 
 
 def _epoch_or_none(value: Any) -> float | None:

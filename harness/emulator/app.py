@@ -10,14 +10,16 @@ Non-AWS routes (``/_emulator/...``, unsigned) expose the clock and the ground-tr
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from harness.autoscaling.params import ModelParams
 from harness.autoscaling.world import World
-from harness.emulator.protocol import Router
+from harness.emulator.protocol import Call, Router
 
 DEFAULT_PORT = 4566
 DEFAULT_CREDENTIALS = {"test": "test"}
@@ -81,6 +83,11 @@ class Emulator:
         self.router.register_raw("GET", "/_emulator/health", lambda _params: (200, {"ok": True}))
         self.router.register_raw("GET", "/_emulator/clock", self._clock_route)
         self.router.register_raw("GET", "/_emulator/truth", self._truth_route)
+
+    def register_ops(self, service: str, ops: dict[str, Callable[[Emulator, Call], dict[str, Any]]]) -> None:
+        """Register handlers written as ``fn(emulator, call)`` for ``service``'s operations."""
+        for op, fn in ops.items():
+            self.router.register(service, op, functools.partial(fn, self))
 
     @property
     def speed(self) -> float:

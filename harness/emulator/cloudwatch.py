@@ -31,8 +31,7 @@ def register(emu: Emulator) -> None:
         "PutMetricAlarm": put_metric_alarm,
         "DeleteAlarms": delete_alarms,
     }
-    for op, fn in ops.items():
-        emu.router.register("cloudwatch", op, lambda c, fn=fn: fn(emu, c))
+    emu.register_ops("cloudwatch", ops)
 
 
 def _key(metric: dict[str, Any]) -> MetricKey:

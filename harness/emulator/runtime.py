@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 
 def register(emu: Emulator) -> None:
-    emu.router.register("sagemaker-runtime", "InvokeEndpoint", lambda c: invoke_endpoint(emu, c))
+    emu.register_ops("sagemaker-runtime", {"InvokeEndpoint": invoke_endpoint})
 
 
 def fake_prediction(body: bytes) -> bytes:

@@ -29,21 +29,20 @@ def world_errors() -> Iterator[None]:
 
 
 def register(emu: Emulator) -> None:
-    handlers: dict[str, Callable[[Call], dict[str, Any]]] = {
-        "CreateModel": lambda c: create_model(emu, c),
-        "DescribeModel": lambda c: describe_model(emu, c),
-        "DeleteModel": lambda c: delete_model(emu, c),
-        "CreateEndpointConfig": lambda c: create_endpoint_config(emu, c),
-        "DescribeEndpointConfig": lambda c: describe_endpoint_config(emu, c),
-        "DeleteEndpointConfig": lambda c: delete_endpoint_config(emu, c),
-        "CreateEndpoint": lambda c: create_endpoint(emu, c),
-        "DescribeEndpoint": lambda c: describe_endpoint(emu, c),
-        "UpdateEndpointWeightsAndCapacities": lambda c: update_weights_and_capacities(emu, c),
-        "DeleteEndpoint": lambda c: delete_endpoint(emu, c),
-        "ListEndpoints": lambda c: list_endpoints(emu, c),
+    handlers = {
+        "CreateModel": create_model,
+        "DescribeModel": describe_model,
+        "DeleteModel": delete_model,
+        "CreateEndpointConfig": create_endpoint_config,
+        "DescribeEndpointConfig": describe_endpoint_config,
+        "DeleteEndpointConfig": delete_endpoint_config,
+        "CreateEndpoint": create_endpoint,
+        "DescribeEndpoint": describe_endpoint,
+        "UpdateEndpointWeightsAndCapacities": update_weights_and_capacities,
+        "DeleteEndpoint": delete_endpoint,
+        "ListEndpoints": list_endpoints,
     }
-    for op, fn in handlers.items():
-        emu.router.register("sagemaker", op, fn)
+    emu.register_ops("sagemaker", handlers)
 
 
 def _arn(emu: Emulator, resource: str) -> str:
