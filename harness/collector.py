@@ -66,7 +66,6 @@ class Collector:
         self._on_error = on_error
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
         self._next_metrics_ts = 0.0
 
     # ------------------------------------------------------------------------------ polls
@@ -165,8 +164,7 @@ class Collector:
             feeds += [("GetMetricData", self.poll_metrics), ("DescribeAlarms", self.poll_alarms)]
         for name, feed in feeds:
             try:
-                with self._lock:
-                    feed()
+                feed()
             except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as err:
                 self._record_error(name, err)
 

@@ -25,6 +25,7 @@ from harness.autoscaling.entities import (
     TruthEvent,
     Variant,
     WorldError,
+    parse_resource_id,
 )
 from harness.autoscaling.metrics import MetricKey, MetricStore
 from harness.autoscaling.params import ModelParams
@@ -251,7 +252,7 @@ class World(TargetsMixin, ScheduledMixin, ActionsMixin):
 
     def _actuate(self, t: float) -> None:
         for target in self.targets.values():
-            ep_name, v_name = target.resource_id.split("/")[1], target.resource_id.split("/")[3]
+            ep_name, v_name = parse_resource_id(target.resource_id)
             ep = self.endpoints.get(ep_name)
             if ep is None or v_name not in ep.variants or ep.status != "InService":
                 continue
@@ -263,7 +264,7 @@ class World(TargetsMixin, ScheduledMixin, ActionsMixin):
         for act in self.activities:
             if act.status_code != "InProgress":
                 continue
-            ep_name, v_name = act.resource_id.split("/")[1], act.resource_id.split("/")[3]
+            ep_name, v_name = parse_resource_id(act.resource_id)
             ep = self.endpoints.get(ep_name)
             if ep is None:
                 act.status_code, act.end_ts = "Failed", t

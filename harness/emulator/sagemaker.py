@@ -62,15 +62,18 @@ def create_model(emu: Emulator, call: Call) -> dict[str, Any]:
     return {"ModelArn": arn}
 
 
-def describe_model(emu: Emulator, call: Call) -> dict[str, Any]:
-    name = call.params["ModelName"]
+def _model(emu: Emulator, name: str) -> dict[str, Any]:
     if name not in emu.models:
         raise AwsError("ValidationException", f'Could not find model "{_arn(emu, "model/" + name.lower())}".')
-    return dict(emu.models[name])
+    return emu.models[name]
+
+
+def describe_model(emu: Emulator, call: Call) -> dict[str, Any]:
+    return dict(_model(emu, call.params["ModelName"]))
 
 
 def delete_model(emu: Emulator, call: Call) -> dict[str, Any]:
-    describe_model(emu, call)
+    _model(emu, call.params["ModelName"])
     del emu.models[call.params["ModelName"]]
     return {}
 
@@ -82,9 +85,8 @@ def create_endpoint_config(emu: Emulator, call: Call) -> dict[str, Any]:
     if name in emu.endpoint_configs:
         raise AwsError("ValidationException", f'Cannot create already existing endpoint configuration "{arn}".')
     for v in p["ProductionVariants"]:
-        model = v.get("ModelName")
-        if model and model not in emu.models:
-            raise AwsError("ValidationException", f'Could not find model "{_arn(emu, "model/" + model.lower())}".')
+        if v.get("ModelName"):
+            _model(emu, v["ModelName"])
         if "InitialInstanceCount" not in v or "InstanceType" not in v:
             raise AwsError("ValidationException", f"Variant {v.get('VariantName')}: this emulator models "
                            "instance-based variants; InitialInstanceCount and InstanceType are required.")
@@ -96,25 +98,26 @@ def create_endpoint_config(emu: Emulator, call: Call) -> dict[str, Any]:
     return {"EndpointConfigArn": arn}
 
 
-def describe_endpoint_config(emu: Emulator, call: Call) -> dict[str, Any]:
-    name = call.params["EndpointConfigName"]
+def _endpoint_config(emu: Emulator, name: str) -> dict[str, Any]:
     if name not in emu.endpoint_configs:
         raise AwsError("ValidationException",
                        f'Could not find endpoint configuration "{_arn(emu, "endpoint-config/" + name.lower())}".')
-    return dict(emu.endpoint_configs[name])
+    return emu.endpoint_configs[name]
+
+
+def describe_endpoint_config(emu: Emulator, call: Call) -> dict[str, Any]:
+    return dict(_endpoint_config(emu, call.params["EndpointConfigName"]))
 
 
 def delete_endpoint_config(emu: Emulator, call: Call) -> dict[str, Any]:
-    describe_endpoint_config(emu, call)
+    _endpoint_config(emu, call.params["EndpointConfigName"])
     del emu.endpoint_configs[call.params["EndpointConfigName"]]
     return {}
 
 
 def create_endpoint(emu: Emulator, call: Call) -> dict[str, Any]:
     p = call.params
-    config = describe_endpoint_config(emu, Call(call.service, call.operation,
-                                                {"EndpointConfigName": p["EndpointConfigName"]},
-                                                call.region, call.access_key))
+    config = _endpoint_config(emu, p["EndpointConfigName"])
     variants = [Variant(name=v["VariantName"], instance_type=v["InstanceType"], current=0,
                         desired=int(v["InitialInstanceCount"]), weight=float(v.get("InitialVariantWeight", 1.0)))
                 for v in config["ProductionVariants"]]
