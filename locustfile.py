@@ -1,6 +1,7 @@
-"""scalecheck's Locust entry point: real-time users and the profile-driven load shape.
+"""scalecheck's Locust entry point: the users and the profile-driven load shape.
 
-Plain Locust works too, against the emulator or AWS:
+RealtimeUser (InvokeEndpoint) or AsyncUser (InvokeEndpointAsync via S3), whichever the profile's
+``endpoint.type`` needs: the other is dropped at start. Plain Locust works too, against the emulator or AWS:
 
     locust -f locustfile.py --scalecheck-profile profiles/realtime-target-tracking.yaml --host http://127.0.0.1:4566
     locust -f locustfile.py --scalecheck-profile my.yaml --host https://runtime.sagemaker.us-east-1.amazonaws.com
@@ -8,6 +9,6 @@ Plain Locust works too, against the emulator or AWS:
 `scalecheck run` starts it for you and records the load into the run folder.
 """
 
-from harness.loadgen import ProfileShape, RealtimeUser
+from harness.loadgen import AsyncUser, ProfileShape, RealtimeUser
 
-__all__ = ["ProfileShape", "RealtimeUser"]
+__all__ = ["AsyncUser", "ProfileShape", "RealtimeUser"]

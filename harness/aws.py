@@ -49,6 +49,7 @@ class Clients:
     autoscaling: Any
     cloudwatch: Any
     session: boto3.session.Session
+    s3: Any = None  # asynchronous inference reads inputs from and writes results to S3
 
 
 def make_session(target: Target) -> boto3.session.Session:
@@ -68,9 +69,12 @@ def make_clients(target: Target, *, max_attempts: int = 5, read_timeout_s: float
     def client(name: str) -> Any:
         return session.client(name, endpoint_url=target.endpoint_url, config=config)
 
+    # The emulator serves S3 path style only (http://127.0.0.1:port/bucket/key); AWS takes either.
+    s3_config = config.merge(botocore.config.Config(s3={"addressing_style": "path"})) if target.is_local else config
     return Clients(sagemaker=client("sagemaker"), runtime=client("sagemaker-runtime"),
                    autoscaling=client("application-autoscaling"), cloudwatch=client("cloudwatch"),
-                   session=session)
+                   session=session,
+                   s3=session.client("s3", endpoint_url=target.endpoint_url, config=s3_config))
 
 
 def check_access(clients: Clients, target: Target) -> None:

@@ -1,15 +1,18 @@
 """``scalecheck`` command line: the only place that exits, and where outcomes become exit codes.
 
     scalecheck demo                      the real-time walkthrough on the embedded emulator
-    scalecheck run PROFILE [--local]     one run against AWS (default) or the emulator
-    scalecheck check RUN_DIR             recompute verdicts + JUnit from a run folder, offline
-    scalecheck report RUN_DIR            rebuild report.html from a run folder, offline
+    scalecheck run PROFILE [--local]     one run against AWS (default) or the emulator; a profile with
+                                         scenarios runs each in turn and compares them
+    scalecheck check RUN_DIR             recompute verdicts + JUnit from a run folder (or a scenarios
+                                         parent folder: every scenario, and comparison.html), offline
+    scalecheck report RUN_DIR            rebuild report.html from a run folder (or a scenarios parent), offline
     scalecheck validate PROFILE          validate a profile and print what it would do
     scalecheck setup PROFILE             create the endpoint (if allowed) and apply the profile's policy
     scalecheck emulator [--port 4566]    serve the emulator on 127.0.0.1
 
 Exit codes (harness/exitcodes.py): 0 pass · 99 an expectation failed · 100 inconclusive ·
-104 invalid configuration (nothing sent) · 105 infrastructure error.
+101 invalid run · 104 invalid configuration (nothing sent) · 105 infrastructure error. Several
+scenarios exit with the worst of theirs (99 > 101 > 100 > 0).
 """
 
 from __future__ import annotations
@@ -17,8 +20,14 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from harness import exitcodes
+
+if TYPE_CHECKING:
+    from harness.checks.common import AnyExpectation
+    from harness.profile import Profile
+    from harness.run import ScenariosResult
 
 DEMO_PROFILE = "realtime-target-tracking.yaml"
 
@@ -44,7 +53,7 @@ def _print_verdicts(verdicts: list, report: Path | None) -> None:
 def cmd_run(args: argparse.Namespace, *, demo: bool = False) -> int:
     from harness.errors import ConfigError, InfrastructureError
     from harness.profile import ProfileError, load_profile
-    from harness.run import RunOptions, run_profile
+    from harness.run import RunOptions, run_profile, run_scenarios
 
     try:
         path = _find_profile(DEMO_PROFILE) if demo else Path(args.profile)
@@ -52,48 +61,87 @@ def cmd_run(args: argparse.Namespace, *, demo: bool = False) -> int:
         options = RunOptions(local=demo or args.local, speed=args.speed, reports_dir=Path(args.reports),
                              region=getattr(args, "region", None), endpoint_url=getattr(args, "endpoint_url", None),
                              aws_profile=getattr(args, "aws_profile", None))
-        result = run_profile(profile, path, options, _say)
+        if profile.scenarios:
+            scenarios = run_scenarios(profile, path, options, _say)
+        else:
+            result = run_profile(profile, path, options, _say)
     except (ProfileError, ConfigError, FileNotFoundError) as err:
         print(f"scalecheck: {err}", file=sys.stderr)
         return exitcodes.INVALID_CONFIG
     except InfrastructureError as err:
         print(f"scalecheck: infrastructure error: {err}", file=sys.stderr)
         return exitcodes.INFRASTRUCTURE
+    if profile.scenarios:
+        _print_scenarios(scenarios)
+        return scenarios.exit_code
     if result.status != "complete" or result.reason:
         _say(f"run {result.status}" + (f": {result.reason}" if result.reason else ""))
     _print_verdicts(result.verdicts, result.folder / "report.html")
     return result.exit_code
 
 
+def _print_scenarios(scenarios: ScenariosResult) -> None:
+    """One line per scenario (its verdict statuses and exit code), then the comparison."""
+    names = [r.name for r in scenarios.runs] + list(scenarios.skipped)
+    width = max(len(n) for n in names)
+    for run in scenarios.runs:
+        r = run.result
+        statuses = " ".join(v.status for v in r.verdicts) or "(no expectations)"
+        state = "" if r.status == "complete" and not r.reason else f"  [{r.status}: {r.reason}]"
+        print(f"scenario {run.name:<{width}}  exit {r.exit_code:<3}  {statuses}  {r.folder}{state}")
+    for name in scenarios.skipped:
+        print(f"scenario {name:<{width}}  skipped (interrupted)")
+    if scenarios.comparison is not None:
+        print(f"comparison: {scenarios.comparison}")
+    print(f"exit {scenarios.exit_code} (the worst scenario)")
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     from harness import checks
     from harness.profile import ProfileError
-    from harness.run import recheck
+    from harness.run import is_scenarios_parent, recheck, scenario_folders, worst_exit_code, write_comparison_of
 
+    run_dir = Path(args.run_dir)
     try:
-        _folder, verdicts = recheck(Path(args.run_dir))
+        if not is_scenarios_parent(run_dir):
+            _folder, verdicts = recheck(run_dir)
+            _print_verdicts(verdicts, None)
+            return checks.exit_code(verdicts)
+        codes = []
+        for name, folder in scenario_folders(run_dir):
+            _folder, verdicts = recheck(folder)
+            code = checks.exit_code(verdicts)
+            codes.append(code)
+            print(f"scenario {name} (exit {code}): {folder}")
+            _print_verdicts(verdicts, None)
+        comparison = write_comparison_of(run_dir)
     except (FileNotFoundError, ProfileError, ValueError) as err:
         print(f"scalecheck: {err}", file=sys.stderr)
         return exitcodes.INVALID_CONFIG
-    _print_verdicts(verdicts, None)
-    return checks.exit_code(verdicts)
+    print(f"comparison: {comparison}")
+    return worst_exit_code(codes)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     from harness.record import RunFolder
     from harness.report.html import write_report
+    from harness.run import is_scenarios_parent, scenario_folders, write_comparison_of
 
+    run_dir = Path(args.run_dir)
     try:
-        path = write_report(RunFolder(Path(args.run_dir)))
+        if not is_scenarios_parent(run_dir):
+            print(f"report: {write_report(RunFolder(run_dir))}")
+            return exitcodes.OK
+        for name, folder in scenario_folders(run_dir):
+            print(f"report ({name}): {write_report(RunFolder(folder))}")
+        print(f"comparison: {write_comparison_of(run_dir)}")
     except (FileNotFoundError, ValueError) as err:
         print(f"scalecheck: {err}", file=sys.stderr)
         return exitcodes.INVALID_CONFIG
-    print(f"report: {path}")
     return exitcodes.OK
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from harness.checks import source_text
     from harness.profile import ProfileError, load_profile
 
     try:
@@ -102,12 +150,45 @@ def cmd_validate(args: argparse.Namespace) -> int:
         print(f"scalecheck: {err}", file=sys.stderr)
         return exitcodes.INVALID_CONFIG
     print(f"{args.profile}: valid profile {profile.name!r}")
-    print(f"  endpoint {profile.endpoint.name}/{profile.endpoint.variant}, "
-          f"capacity {profile.scaling.min_capacity}..{profile.scaling.max_capacity}")
-    print(f"  load {profile.traffic.duration_s:.0f} s in {len(profile.traffic.stages)} stage(s)")
-    for exp in profile.expectations:
-        print(f"  expect {source_text(exp)}")
+    for line in profile_summary(profile):
+        print(f"  {line}")
     return exitcodes.OK
+
+
+def profile_summary(profile: Profile) -> list[str]:
+    """What a profile would do, line by line: endpoint, load, policies, scheduled actions, scenarios,
+    expectations (``scalecheck validate``)."""
+    from harness.checks import source_text
+    from harness.setup import describe_action, describe_policy
+
+    ep, s = profile.endpoint, profile.scaling
+    start = f", starting at {s.start_capacity}" if s.start_capacity is not None else ""
+    lines = [f"endpoint {ep.name}/{ep.variant} ({ep.type}, {ep.instance_type}), "
+             f"capacity {s.min_capacity}..{s.max_capacity}{start}"]
+    if ep.is_async and ep.async_ is not None:
+        a = ep.async_
+        limit = (f", max {a.max_concurrent_invocations_per_instance} concurrent per instance"
+                 if a.max_concurrent_invocations_per_instance else "")
+        lines.append(f"async: input {a.input_path}, output {a.output_path}, failure {a.failure_path}{limit}")
+    stages = ", ".join(f"{st.name} {st.duration_s:g}s" for st in profile.traffic.stages)
+    lines.append(f"load {profile.traffic.duration_s:.0f} s in {len(profile.traffic.stages)} stage(s): {stages}")
+    if not s.apply:
+        lines.append("scaling.apply is false: the policies in place are used as they are")
+    for policy in s.policies:
+        lines.append(f"policy {policy.name}: {describe_policy(policy)}")
+    for action in s.scheduled_actions:
+        lines.append(f"scheduled action {action.name}: {describe_action(action)}")
+    def expect(exp: AnyExpectation) -> str:
+        return f"expect {source_text(exp)}" + (f"  ({exp.name})" if exp.name else "")
+
+    lines += [expect(exp) for exp in profile.expectations]
+    for sc in profile.scenarios:
+        without = f"without {', '.join(sc.without_policies)}" if sc.without_policies else "all policies"
+        own = "" if sc.expectations is None else f", its own {len(sc.expectations)} expectation(s)"
+        desc = f" — {' '.join(sc.description.split())}" if sc.description.strip() else ""
+        lines.append(f"scenario {sc.name}: {without}{own}{desc}")
+        lines += [f"  {expect(exp)}" for exp in sc.expectations or []]
+    return lines
 
 
 def cmd_setup(args: argparse.Namespace) -> int:
@@ -115,7 +196,7 @@ def cmd_setup(args: argparse.Namespace) -> int:
     from harness.errors import ConfigError, InfrastructureError
     from harness.profile import ProfileError, load_profile
     from harness.record import Clock
-    from harness.setup import apply_scaling, ensure_endpoint
+    from harness.setup import prepare
 
     try:
         profile = load_profile(args.profile)
@@ -124,8 +205,7 @@ def cmd_setup(args: argparse.Namespace) -> int:
         clients = make_clients(target)
         check_access(clients, target)
         clock = emulator_clock(args.endpoint_url) if args.endpoint_url else Clock.identity()
-        ensure_endpoint(clients, profile, clock, _say)
-        apply_scaling(clients, profile, _say)
+        prepare(clients, profile, clock, _say, local=target.is_local)
     except (ProfileError, ConfigError) as err:
         print(f"scalecheck: {err}", file=sys.stderr)
         return exitcodes.INVALID_CONFIG
@@ -182,13 +262,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--endpoint-url", help="use an already running emulator (or other AWS-compatible URL)")
     p.add_argument("--aws-profile", help="AWS shared-config profile for credentials")
     run_flags(p)
-    p = sub.add_parser("check", help="recompute verdicts and JUnit from a run folder (offline)")
+    p = sub.add_parser("check", help="recompute verdicts and JUnit from a run folder or a scenarios parent "
+                       "folder (offline)")
     p.add_argument("run_dir")
-    p = sub.add_parser("report", help="rebuild report.html from a run folder (offline)")
+    p = sub.add_parser("report", help="rebuild report.html (and comparison.html for a scenarios parent folder) "
+                       "from a run folder (offline)")
     p.add_argument("run_dir")
     p = sub.add_parser("validate", help="validate a profile without sending anything")
     p.add_argument("profile")
-    p = sub.add_parser("setup", help="create the endpoint if allowed and apply the profile's scaling policy")
+    p = sub.add_parser("setup", help="create the endpoint if allowed and apply the profile's scaling (policies, "
+                       "alarms, scheduled actions, start capacity)")
     p.add_argument("profile")
     p.add_argument("--region", help="AWS region (default: the profile's region)")
     p.add_argument("--endpoint-url", help="an emulator (or other AWS-compatible URL) instead of AWS")

@@ -7,13 +7,25 @@ Three feeds, on intervals of endpoint time (profile ``collector``):
   DescribeAlarms of the policies' alarms → ``alarms.jsonl`` (state changes) every ``metrics_interval_s``.
 The same code runs against AWS and the emulator. A failed poll is recorded as a ``collector_error``
 event and leaves a gap (which the checks treat as missing data); it never stops the run.
+
+Which metrics (:func:`metric_queries`): for a real-time endpoint :data:`REALTIME_METRICS`, for an
+async one :data:`ASYNC_METRICS` (the backlog metrics with the EndpointName dimension only, the others
+with EndpointName + VariantName; InvocationsProcesssed under both spellings, each recorded under the
+name it was asked by), all at 1-minute periods; plus, for every step policy of the profile, its
+alarm's metric at the alarm's statistic, dimensions and period. Duplicates are asked once, and all
+of it in one GetMetricData call up to :data:`MAX_QUERIES_PER_CALL` queries. Which alarms
+(:func:`alarm_names`): those DescribeScalingPolicies lists for the variant's policies (the
+target-tracking alarms AWS manages and the step policies' own), re-read every
+:data:`ALARM_NAMES_REFRESH_S` because policies may be put during the run, plus the profile's step
+alarm names from the start.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -21,10 +33,12 @@ from typing import Any
 import botocore.exceptions
 
 from harness.aws import Clients
-from harness.profile import Profile
+from harness.profile import MetricSpec, Profile, StepPolicy
 from harness.record import Activity, AlarmSample, Clock, EndpointSample, MetricPoint, RunEvent, RunFolder
 
-METRICS: tuple[tuple[str, str], ...] = (
+NAMESPACE = "AWS/SageMaker"
+PERIOD_S = 60
+REALTIME_METRICS: tuple[tuple[str, str], ...] = (
     ("InvocationsPerInstance", "Sum"),
     ("Invocations", "Sum"),
     ("ModelLatency", "Average"),
@@ -32,12 +46,121 @@ METRICS: tuple[tuple[str, str], ...] = (
     ("Invocation5XXErrors", "Sum"),
     ("InvocationModelErrors", "Sum"),
 )
-NAMESPACE = "AWS/SageMaker"
+# aws-semantics §6. Invocations, InvocationsPerInstance and OverheadLatency are not published for
+# async endpoints. The docs spell InvocationsProcesssed with three s's; which spelling CloudWatch
+# publishes is unconfirmed, so both are asked.
+ASYNC_METRICS: tuple[tuple[str, str], ...] = (
+    ("ApproximateBacklogSize", "Average"),
+    ("ApproximateBacklogSize", "Maximum"),
+    ("ApproximateBacklogSizePerInstance", "Average"),
+    ("ApproximateAgeOfOldestRequest", "Maximum"),
+    ("HasBacklogWithoutCapacity", "Average"),
+    ("HasBacklogWithoutCapacity", "Maximum"),
+    ("InvocationsProcesssed", "Sum"),
+    ("InvocationsProcessed", "Sum"),
+    ("TimeInBacklog", "Average"),
+    ("TotalProcessingTime", "Average"),
+    ("InvocationFailures", "Sum"),
+    ("ExpiredRequests", "Sum"),
+)
+MAX_QUERIES_PER_CALL = 500  # GetMetricData's limit on MetricDataQueries
 METRIC_LOOKBACK_S = 20 * 60  # re-read this much history each poll: CloudWatch revises late datapoints
+LOOKBACK_PERIODS = 3  # ... and at least this many periods of the longest one asked
+ALARM_NAMES_PER_CALL = 100  # DescribeAlarms' limit on AlarmNames
+ALARM_NAMES_REFRESH_S = 300.0  # endpoint seconds between DescribeScalingPolicies reads of the alarm names
 
 
 def _ts(value: Any) -> float:
     return value.timestamp() if isinstance(value, datetime) else float(value)
+
+
+@dataclass(frozen=True)
+class MetricQuery:
+    """One metric series to read: namespace, name, dimensions, statistic and period."""
+
+    namespace: str
+    metric: str
+    dims: tuple[tuple[str, str], ...]
+    stat: str
+    period_s: int
+
+    @staticmethod
+    def of(metric: str, stat: str, dims: Mapping[str, str], period_s: int = PERIOD_S,
+           namespace: str = NAMESPACE) -> MetricQuery:
+        return MetricQuery(namespace, metric, tuple(sorted(dims.items())), stat, period_s)
+
+    def as_query(self, query_id: str) -> dict[str, Any]:
+        """The GetMetricData ``MetricDataQueries`` entry."""
+        return {"Id": query_id, "ReturnData": True, "MetricStat": {
+            "Metric": {"Namespace": self.namespace, "MetricName": self.metric,
+                       "Dimensions": [{"Name": n, "Value": v} for n, v in self.dims]},
+            "Period": self.period_s, "Stat": self.stat}}
+
+    def point(self, ts: float, value: float, observed_ts: float) -> MetricPoint:
+        return MetricPoint(ts=ts, namespace=self.namespace, metric=self.metric, dims=dict(self.dims),
+                           stat=self.stat, period_s=self.period_s, value=value, observed_ts=observed_ts)
+
+
+def metric_queries(profile: Profile) -> list[MetricQuery]:
+    """Every series the collector reads for ``profile``, each once (see the module docstring)."""
+    ep = profile.endpoint
+    base = ASYNC_METRICS if ep.is_async else REALTIME_METRICS
+    queries = [MetricQuery.of(name, stat, MetricSpec(name=name).resolved_dimensions(ep.name, ep.variant))
+               for name, stat in base]
+    for policy in profile.scaling.policies:
+        if isinstance(policy, StepPolicy):
+            a = policy.alarm
+            queries.append(MetricQuery.of(a.name, a.statistic, a.resolved_dimensions(ep.name, ep.variant),
+                                          int(a.period_s), a.namespace))
+    return list(dict.fromkeys(queries))
+
+
+def metric_requests(queries: list[MetricQuery], since_ts: float, now_ts: float) -> list[dict[str, Any]]:
+    """Keyword arguments of the GetMetricData calls that read ``queries`` (``Id`` ``m<i>`` = index
+    ``i`` in ``queries``): the last METRIC_LOOKBACK_S (at least LOOKBACK_PERIODS of the longest
+    period), not before a period ahead of ``since_ts``, from a start aligned to every period asked
+    up to the end of the current minute; at most MAX_QUERIES_PER_CALL queries per call."""
+    if not queries:
+        return []
+    longest = max(q.period_s for q in queries)
+    align = math.lcm(*(q.period_s for q in queries))
+    start = max(since_ts - longest, now_ts - max(METRIC_LOOKBACK_S, LOOKBACK_PERIODS * longest))
+    start = math.floor(start / align) * align
+    end = (math.floor(now_ts / PERIOD_S) + 1) * PERIOD_S
+    window = {"StartTime": datetime.fromtimestamp(start, tz=UTC), "EndTime": datetime.fromtimestamp(end, tz=UTC),
+              "ScanBy": "TimestampAscending"}
+    entries = [q.as_query(f"m{i}") for i, q in enumerate(queries)]
+    return [{"MetricDataQueries": entries[lo: lo + MAX_QUERIES_PER_CALL], **window}
+            for lo in range(0, len(entries), MAX_QUERIES_PER_CALL)]
+
+
+def metric_points(queries: list[MetricQuery], results: Iterable[Mapping[str, Any]],
+                  observed_ts: float) -> list[MetricPoint]:
+    """The datapoints of GetMetricData ``MetricDataResults`` (Ids as :func:`metric_requests` gave)."""
+    points = []
+    for result in results:
+        q = queries[int(result["Id"][1:])]
+        for ts, value in zip(result.get("Timestamps", []), result.get("Values", []), strict=False):
+            points.append(q.point(_ts(ts), float(value), observed_ts))
+    return points
+
+
+def alarm_names(profile: Profile, policy_pages: Iterable[Mapping[str, Any]]) -> list[str]:
+    """The alarms to watch: the profile's step alarms, then every alarm DescribeScalingPolicies lists."""
+    names = [p.alarm_name for p in profile.scaling.policies if isinstance(p, StepPolicy)]
+    for page in policy_pages:
+        for policy in page.get("ScalingPolicies", []):
+            names.extend(a["AlarmName"] for a in policy.get("Alarms", []))
+    return list(dict.fromkeys(names))
+
+
+def alarm_sample(alarm: Mapping[str, Any], observed_ts: float) -> AlarmSample:
+    """One DescribeAlarms ``MetricAlarms`` entry as recorded."""
+    updated = alarm.get("StateUpdatedTimestamp")
+    return AlarmSample(ts=observed_ts, alarm_name=alarm["AlarmName"], state=alarm["StateValue"],
+                       threshold=alarm.get("Threshold"), state_updated_ts=_ts(updated) if updated else None,
+                       metric=alarm.get("MetricName"), comparison=alarm.get("ComparisonOperator"),
+                       state_reason=alarm.get("StateReason"))
 
 
 @dataclass
@@ -46,8 +169,9 @@ class CollectorState:
 
     metrics: dict[tuple[Any, ...], float] = field(default_factory=dict)
     activities: dict[str, tuple[str, float | None]] = field(default_factory=dict)
-    alarms: dict[str, str] = field(default_factory=dict)
+    alarms: dict[str, tuple[str, float | None]] = field(default_factory=dict)
     alarm_names: list[str] = field(default_factory=list)
+    alarm_names_ts: float | None = None
     errors: int = 0
     last_sample: EndpointSample | None = None
 
@@ -63,6 +187,7 @@ class Collector:
         self.clock = clock
         self.since_ts = since_ts
         self.state = CollectorState()
+        self.queries = metric_queries(profile)
         self._on_error = on_error
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -108,54 +233,51 @@ class Collector:
         return written
 
     def poll_metrics(self) -> list[MetricPoint]:
-        ep = self.profile.endpoint
         now = self.clock.endpoint_ts()
-        start = max(self.since_ts - 60, now - METRIC_LOOKBACK_S)
-        dims = [{"Name": "EndpointName", "Value": ep.name}, {"Name": "VariantName", "Value": ep.variant}]
-        queries = [{"Id": f"m{i}", "MetricStat": {"Metric": {"Namespace": NAMESPACE, "MetricName": name,
-                                                              "Dimensions": dims},
-                                                   "Period": 60, "Stat": stat}, "ReturnData": True}
-                   for i, (name, stat) in enumerate(METRICS)]
-        resp = self.clients.cloudwatch.get_metric_data(
-            MetricDataQueries=queries, StartTime=datetime.fromtimestamp(start // 60 * 60, tz=UTC),
-            EndTime=datetime.fromtimestamp(now // 60 * 60 + 60, tz=UTC), ScanBy="TimestampAscending")
         written = []
-        dim_map = {"EndpointName": ep.name, "VariantName": ep.variant}
-        for result in resp.get("MetricDataResults", []):
-            name, stat = METRICS[int(result["Id"][1:])]
-            for ts, value in zip(result.get("Timestamps", []), result.get("Values", []), strict=False):
-                point = MetricPoint(ts=_ts(ts), namespace=NAMESPACE, metric=name, dims=dim_map, stat=stat,
-                                    period_s=60, value=float(value), observed_ts=now)
-                if self.state.metrics.get(point.key()) == point.value:
-                    continue
-                self.state.metrics[point.key()] = point.value
-                self.folder.append("metrics", point)
-                written.append(point)
+        for request in metric_requests(self.queries, self.since_ts, now):
+            token: str | None = None
+            while True:
+                resp = self.clients.cloudwatch.get_metric_data(**request, **({"NextToken": token} if token else {}))
+                for point in metric_points(self.queries, resp.get("MetricDataResults", []), now):
+                    if self.state.metrics.get(point.key()) == point.value:
+                        continue
+                    self.state.metrics[point.key()] = point.value
+                    self.folder.append("metrics", point)
+                    written.append(point)
+                token = resp.get("NextToken")
+                if not token:
+                    break
         return written
+
+    def refresh_alarm_names(self, now: float) -> list[str]:
+        """Re-read the policies' alarm names when none are known or the last read is old."""
+        s = self.state
+        if s.alarm_names_ts is None or not s.alarm_names or now - s.alarm_names_ts >= ALARM_NAMES_REFRESH_S:
+            paginator = self.clients.autoscaling.get_paginator("describe_scaling_policies")
+            pages = paginator.paginate(ServiceNamespace="sagemaker", ResourceId=self.profile.resource_id,
+                                       ScalableDimension="sagemaker:variant:DesiredInstanceCount")
+            s.alarm_names = alarm_names(self.profile, pages)
+            s.alarm_names_ts = now
+        return s.alarm_names
 
     def poll_alarms(self) -> list[AlarmSample]:
-        if not self.state.alarm_names:
-            resp = self.clients.autoscaling.describe_scaling_policies(
-                ServiceNamespace="sagemaker", ResourceId=self.profile.resource_id)
-            self.state.alarm_names = [a["AlarmName"] for p in resp.get("ScalingPolicies", [])
-                                      for a in p.get("Alarms", [])]
-        if not self.state.alarm_names:
-            return []
-        resp = self.clients.cloudwatch.describe_alarms(AlarmNames=self.state.alarm_names[:100])
-        now = self.clock.endpoint_ts()
+        names = self.refresh_alarm_names(self.clock.endpoint_ts())
         written = []
-        for a in resp.get("MetricAlarms", []):
-            if self.state.alarms.get(a["AlarmName"]) == a["StateValue"]:
-                continue
-            self.state.alarms[a["AlarmName"]] = a["StateValue"]
-            sample = AlarmSample(ts=now, alarm_name=a["AlarmName"], state=a["StateValue"],
-                                 threshold=a.get("Threshold"),
-                                 state_updated_ts=_ts(a["StateUpdatedTimestamp"])
-                                 if a.get("StateUpdatedTimestamp") else None)
-            self.folder.append("alarms", sample)
-            written.append(sample)
+        for lo in range(0, len(names), ALARM_NAMES_PER_CALL):
+            pages = self.clients.cloudwatch.get_paginator("describe_alarms").paginate(
+                AlarmNames=names[lo: lo + ALARM_NAMES_PER_CALL], AlarmTypes=["MetricAlarm"])
+            now = self.clock.endpoint_ts()
+            for page in pages:
+                for a in page.get("MetricAlarms", []):
+                    sample = alarm_sample(a, now)
+                    seen = (sample.state, sample.state_updated_ts)
+                    if self.state.alarms.get(sample.alarm_name) == seen:
+                        continue
+                    self.state.alarms[sample.alarm_name] = seen
+                    self.folder.append("alarms", sample)
+                    written.append(sample)
         return written
-
     def poll_once(self, *, metrics: bool = True) -> None:
         """One round of every feed; each failure is recorded and the others still run."""
         feeds: list[tuple[str, Callable[[], object]]] = [("DescribeEndpoint", self.poll_endpoint),

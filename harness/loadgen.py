@@ -1,5 +1,10 @@
 """Locust users and the profile-driven load shape (the module ``locustfile.py`` wires in).
 
+:class:`RealtimeUser` calls InvokeEndpoint; :class:`AsyncUser` (profiles with ``endpoint.type: async``)
+uploads the payload to S3 once per process, calls InvokeEndpointAsync and, for a sample of the
+accepted requests, watches the output/failure prefixes to measure end-to-end completion. Only the
+user class that fits the profile runs (the other is dropped from Locust's user classes at init).
+
 This is the only harness module that imports Locust (and so gevent). Options, each also read from
 the environment so ``scalecheck run`` can pass them to a Locust subprocess:
 
@@ -10,29 +15,52 @@ the environment so ``scalecheck run`` can pass them to a Locust subprocess:
 
 Stage rates are requests per second of endpoint time; against the emulator they are multiplied by
 its speed (DESIGN.md "Time"). Requests are SigV4-signed with the standard credential chain.
+
+Async completion tracking: one greenlet per process lists the output and failure prefixes of the
+outstanding sampled requests (ListObjectsV2, paginated, one listing per prefix per poll) every
+``endpoint.async.poll_interval`` of endpoint time. After the load ends the process stays up (with no
+users) until every tracked request has completed, or :func:`_drain_s` has passed.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import math
+import mimetypes
 import os
 import time
+import uuid
 from typing import Any
 
 import boto3
+import botocore.config
+import botocore.exceptions
 import gevent
+import gevent.lock
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from locust import FastHttpUser, LoadTestShape, events, task
 
-from harness.loadstats import IntervalRecorder
-from harness.profile import Profile, load_profile
+from harness.loadstats import CompletionTracker, IntervalRecorder, poll_completions, split_s3_uri
+from harness.profile import AsyncSpec, Profile, load_profile
 from harness.record import Clock, RunEvent, RunFolder
 from harness.traffic import rate_at, stage_at, total_duration_s
 
 LOAD_INTERVAL_S = 10.0  # endpoint seconds per load.jsonl record
 IDLE_POLL_WALL_S = 0.05  # how often an idle user looks at the rate again
+# Async: how long (endpoint seconds) after the load ends the completions of still outstanding
+# sampled requests are awaited, at most; below that, the request TTL plus invocation timeout.
+COMPLETION_DRAIN_MAX_S = 600.0
+# Async defaults when the profile leaves them unset (InvokeEndpointAsync: 6 h TTL, 15 min timeout).
+DEFAULT_REQUEST_TTL_S = 21600.0
+DEFAULT_INVOCATION_TIMEOUT_S = 900.0
+UPLOAD_RETRY_WALL_S = 1.0  # after a failed payload upload, invocations are skipped this long before retrying
+EXTENSIONS = {"text/csv": ".csv", "application/json": ".json", "text/plain": ".txt", "application/x-npy": ".npy",
+              "application/jsonlines": ".jsonl", "application/x-image": ".jpg", "application/octet-stream": ".bin"}
+
+log = logging.getLogger("scalecheck.loadgen")
 
 
 class _Run:
@@ -47,7 +75,17 @@ class _Run:
     started_wall: float | None = None
     stopped: bool = False
     load_stopped: bool = False
+    load_end_ts: float | None = None  # endpoint time the load ended (load_stop)
+    first_request_sent: bool = False
     writer: Any = None
+    signer: Signer | None = None
+    # async endpoints
+    s3: Any = None
+    inputs: dict[str, str] = {}  # payload digest -> S3 URI it was uploaded to
+    upload_lock: Any = None
+    upload_failed_wall: float = -math.inf
+    tracker: CompletionTracker | None = None
+    watcher: Any = None
 
 
 RUN = _Run()
@@ -63,10 +101,15 @@ def _options(parser: Any) -> None:
                         help="JSON wall->endpoint clock mapping (set by scalecheck run)")
 
 
+def _is_emulator(host: str) -> bool:
+    """Whether the Locust host is the emulator on loopback (its own credentials, path-style S3 on the same port)."""
+    return host.startswith(("http://127.0.0.1", "http://localhost"))
+
+
 def _resolve_clock(options: Any, host: str) -> Clock:
     if options.scalecheck_clock:
         return Clock.model_validate(json.loads(options.scalecheck_clock))
-    if host.startswith(("http://127.0.0.1", "http://localhost")):
+    if _is_emulator(host):
         from harness.aws import emulator_clock
 
         return emulator_clock(host.rstrip("/"))
@@ -82,11 +125,34 @@ def _init(environment: Any, **_kw: Any) -> None:
     RUN.clock = _resolve_clock(options, environment.host or "")
     if options.scalecheck_run_dir:
         RUN.folder = RunFolder(options.scalecheck_run_dir)
+    _select_user_class(environment, RUN.profile)
+    if RUN.profile.endpoint.is_async:
+        RUN.s3 = _s3_client(RUN.profile.region, environment.host or "")  # built once, before the load
+        RUN.upload_lock = gevent.lock.BoundedSemaphore()
 
 
-def _event(kind: str, detail: str = "") -> None:
+def _select_user_class(environment: Any, profile: Profile) -> None:
+    """Keep only the user class the endpoint type needs (as Locust drops weight-0 classes)."""
+    wanted = AsyncUser if profile.endpoint.is_async else RealtimeUser
+    ours = (RealtimeUser, AsyncUser)
+    classes = list(environment.user_classes)
+    if any(c in ours for c in classes) and wanted not in classes:
+        raise SystemExit(f"scalecheck locustfile: the profile's endpoint is {profile.endpoint.type}: it needs "
+                         f"{wanted.__name__}, not {', '.join(c.__name__ for c in classes if c in ours)}")
+    environment.user_classes[:] = [c for c in classes if c is wanted or c not in ours]
+
+
+def _event(kind: str, detail: str = "", ts: float | None = None) -> None:
     if RUN.folder is not None and RUN.clock is not None:
-        RUN.folder.append("events", RunEvent(ts=RUN.clock.endpoint_ts(), kind=kind, detail=detail))
+        RUN.folder.append("events", RunEvent(ts=RUN.clock.endpoint_ts() if ts is None else ts, kind=kind,
+                                             detail=detail))
+
+
+def _first_request(sent_ts: float) -> None:
+    """Record the first request this process sends (the ``first_request`` anchor)."""
+    if not RUN.first_request_sent:
+        RUN.first_request_sent = True
+        _event("first_request", ts=sent_ts)
 
 
 @events.test_start.add_listener
@@ -104,6 +170,10 @@ def _begin() -> None:
     RUN.recorder = IntervalRecorder(RUN.clock, RUN.started_wall)
     _event("load_start", f"speed {RUN.clock.speed:g}")
     RUN.writer = gevent.spawn(_write_intervals)
+    spec = RUN.profile.endpoint.async_ if RUN.profile is not None else None
+    if spec is not None and spec.completion_sample > 0:
+        RUN.tracker = CompletionTracker(spec.completion_sample, max_age_s=_max_age_s(spec))
+        RUN.watcher = gevent.spawn(_watch_completions, spec)
 
 
 def _elapsed_s(wall_ts: float | None = None) -> float:
@@ -126,7 +196,10 @@ def _flush() -> None:
     now = time.time()
     middle = (RUN.recorder.start_wall + now) / 2
     offered = rate_at(RUN.profile.traffic.stages, _elapsed_s(middle))
-    record = RUN.recorder.flush(now, offered_rps=offered, users=RUN.users, stage=RUN.stage)
+    stage = RUN.stage
+    if RUN.load_end_ts is not None and RUN.clock.endpoint_ts(RUN.recorder.start_wall) >= RUN.load_end_ts:
+        stage = None  # an interval of the async drain, after the load
+    record = RUN.recorder.flush(now, offered_rps=offered, users=RUN.users, stage=stage)
     if record is not None and RUN.folder is not None:
         RUN.folder.append("load", record)
 
@@ -143,10 +216,14 @@ def _test_stop(environment: Any, **_kw: Any) -> None:
     if RUN.started_wall is None or RUN.stopped:
         return
     RUN.stopped = True
-    if RUN.writer is not None:
-        RUN.writer.kill(block=False)
+    for greenlet in (RUN.writer, RUN.watcher):
+        if greenlet is not None:
+            greenlet.kill(block=False)
     _flush()
     _load_stop()
+    if RUN.tracker is not None and (RUN.tracker.outstanding or RUN.tracker.given_up):
+        log.warning("async completion tracking: %d sampled request(s) still outstanding at stop, %d given up",
+                    RUN.tracker.outstanding, RUN.tracker.given_up)
 
 
 def _load_stop() -> None:
@@ -156,6 +233,7 @@ def _load_stop() -> None:
     RUN.load_stopped = True
     planned_end_wall = RUN.started_wall + RUN.profile.traffic.duration_s / RUN.clock.speed
     end = RUN.clock.endpoint_ts(min(time.time(), planned_end_wall))
+    RUN.load_end_ts = end
     if RUN.folder is not None:
         RUN.folder.append("events", RunEvent(ts=end, kind="load_stop"))
 
@@ -176,6 +254,9 @@ class ProfileShape(LoadTestShape):
         stages = profile.traffic.stages
         if t_ep >= total_duration_s(stages):
             _load_stop()
+            RUN.users = 0
+            if _draining():
+                return 0, 1.0  # keep the process (and the completion watcher) up, with no users
             return None
         found = stage_at(stages, t_ep)
         stage = stages[found[0]].name if found else None
@@ -187,17 +268,20 @@ class ProfileShape(LoadTestShape):
         return RUN.users, max(RUN.users, 1) * 10.0
 
 
+def _session(region: str, host: str) -> boto3.session.Session:
+    """The emulator's credentials (or the environment's) on loopback, else the standard credential chain."""
+    if _is_emulator(host):
+        return boto3.session.Session(aws_access_key_id=os.environ.get("AWS_ACCESS_KEY_ID", "test"),
+                                     aws_secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY", "test"),
+                                     region_name=region)
+    return boto3.session.Session(region_name=region)
+
+
 class Signer:
     """SigV4 signing of runtime requests with the standard credential chain (refreshes as it expires)."""
 
     def __init__(self, region: str, host: str) -> None:
-        if host.startswith(("http://127.0.0.1", "http://localhost")):
-            session = boto3.session.Session(aws_access_key_id=os.environ.get("AWS_ACCESS_KEY_ID", "test"),
-                                            aws_secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY", "test"),
-                                            region_name=region)
-        else:
-            session = boto3.session.Session(region_name=region)
-        credentials = session.get_credentials()
+        credentials = _session(region, host).get_credentials()
         if credentials is None:
             raise SystemExit("scalecheck locustfile: no AWS credentials found for signing requests")
         self._credentials = credentials
@@ -205,10 +289,20 @@ class Signer:
         self.host = host.rstrip("/")
 
     def headers(self, path: str, body: bytes, content_type: str) -> dict[str, str]:
-        request = AWSRequest(method="POST", url=self.host + path, data=body,
-                             headers={"Content-Type": content_type, "Accept": "*/*"})
+        return self.sign(path, body, {"Content-Type": content_type, "Accept": "*/*"})
+
+    def sign(self, path: str, body: bytes, headers: dict[str, str]) -> dict[str, str]:
+        """``headers`` plus the SigV4 ones for a POST of ``body`` to ``path`` (every header given is signed)."""
+        request = AWSRequest(method="POST", url=self.host + path, data=body, headers=dict(headers))
         SigV4Auth(self._credentials.get_frozen_credentials(), "sagemaker", self.region).add_auth(request)
         return dict(request.headers.items())
+
+
+def _signer(region: str, host: str) -> Signer:
+    """One signer per process, shared by all users."""
+    if RUN.signer is None:
+        RUN.signer = Signer(region, host)
+    return RUN.signer
 
 
 def _error_code(response: Any) -> str:
@@ -228,7 +322,7 @@ class RealtimeUser(FastHttpUser):
 
     def on_start(self) -> None:
         assert RUN.profile is not None
-        self._signer = Signer(RUN.profile.region, self.host or "")
+        self._signer = _signer(RUN.profile.region, self.host or "")
         self._path = f"/endpoints/{RUN.profile.endpoint.name}/invocations"
         self._body = RUN.profile.traffic.payload.encode()
         self._content_type = RUN.profile.traffic.content_type
@@ -248,6 +342,8 @@ class RealtimeUser(FastHttpUser):
         if _rate_wall() <= 0:
             return  # between stages at rate 0, or past the end: send nothing
         headers = self._signer.headers(self._path, self._body, self._content_type)
+        if RUN.clock is not None:
+            _first_request(RUN.clock.endpoint_ts())
         started = time.perf_counter()
         with self.client.post(self._path, data=self._body, headers=headers, name="InvokeEndpoint",
                               catch_response=True) as response:
@@ -259,3 +355,179 @@ class RealtimeUser(FastHttpUser):
                 response.failure(f"{error} (HTTP {response.status_code})")
         if RUN.recorder is not None:
             RUN.recorder.record(latency_ms, error)
+
+
+# --- asynchronous endpoints -----------------------------------------------------------------
+
+
+def _max_age_s(spec: AsyncSpec) -> float:
+    """Endpoint seconds after which a request can no longer produce a result (TTL + invocation timeout)."""
+    return (spec.request_ttl_s or DEFAULT_REQUEST_TTL_S) + (spec.invocation_timeout_s or DEFAULT_INVOCATION_TIMEOUT_S)
+
+
+def _drain_s(spec: AsyncSpec) -> float:
+    """How long after the load ends outstanding sampled requests are still awaited."""
+    return min(_max_age_s(spec), COMPLETION_DRAIN_MAX_S)
+
+
+def _draining() -> bool:
+    """After the load: whether tracked requests are outstanding and the drain time has not run out."""
+    spec = RUN.profile.endpoint.async_ if RUN.profile is not None else None
+    if spec is None or RUN.tracker is None or RUN.tracker.outstanding == 0 or RUN.clock is None:
+        return False
+    end = RUN.load_end_ts if RUN.load_end_ts is not None else RUN.clock.endpoint_ts()
+    return RUN.clock.endpoint_ts() < end + _drain_s(spec)
+
+
+def _s3_client(region: str, host: str) -> Any:
+    """boto3 S3 client: the emulator (path style, same port) on loopback, else S3 of the region."""
+    emulator = _is_emulator(host)
+    config = botocore.config.Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=10,
+                                    read_timeout=60, s3={"addressing_style": "path"} if emulator else None)
+    return _session(region, host).client("s3", endpoint_url=host.rstrip("/") if emulator else None, config=config)
+
+
+def _extension(content_type: str) -> str:
+    base = content_type.split(";")[0].strip().lower()
+    return EXTENSIONS.get(base) or mimetypes.guess_extension(base) or ".bin"
+
+
+def _fire(name: str, started: float, exception: BaseException | None, environment: Any) -> None:
+    """Report a side call (S3) in Locust's own statistics; it is not an invocation."""
+    environment.events.request.fire(request_type="S3", name=name, response_time=(time.perf_counter() - started) * 1000,
+                                    response_length=0, response=None, context={}, exception=exception)
+
+
+def _input_location(body: bytes, digest: str, content_type: str, environment: Any) -> str | None:
+    """The S3 URI of this payload, uploading it on first use (once per process); None if the upload failed."""
+    uri = RUN.inputs.get(digest)
+    if uri is not None:
+        return uri
+    assert RUN.profile is not None and RUN.profile.endpoint.async_ is not None
+    if RUN.upload_lock is None:  # (set at init for async profiles)
+        RUN.upload_lock = gevent.lock.BoundedSemaphore()
+    with RUN.upload_lock:  # one upload per payload and process, however many users want it at once
+        uri = RUN.inputs.get(digest)
+        if uri is not None:
+            return uri
+        if time.monotonic() - RUN.upload_failed_wall < UPLOAD_RETRY_WALL_S:
+            return None  # do not hammer S3 while it refuses
+        if RUN.s3 is None:
+            RUN.s3 = _s3_client(RUN.profile.region, environment.host or "")
+        bucket, prefix = split_s3_uri(RUN.profile.endpoint.async_.input_path)
+        key = (prefix.rstrip("/") + "/" if prefix.strip("/") else "") + digest + _extension(content_type)
+        started = time.perf_counter()
+        try:
+            RUN.s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type)
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as err:
+            RUN.upload_failed_wall = time.monotonic()
+            _fire("PutObject (payload)", started, err, environment)
+            log.warning("uploading the payload to s3://%s/%s failed: %s", bucket, key, err)
+            return None
+        _fire("PutObject (payload)", started, None, environment)
+        uri = RUN.inputs[digest] = f"s3://{bucket}/{key}"
+        return uri
+
+
+def _watch_completions(spec: AsyncSpec) -> None:
+    """Every poll interval (endpoint time): list where the outstanding sampled results can appear."""
+    assert RUN.clock is not None
+    while not RUN.stopped:
+        gevent.sleep(spec.poll_interval_s / RUN.clock.speed)
+        try:
+            _poll_completions()
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as err:
+            log.warning("async completion poll failed: %s", err)
+
+
+def _poll_completions() -> None:
+    """One poll: one paginated ListObjectsV2 per prefix with outstanding results; record what appeared."""
+    tracker, clock, recorder = RUN.tracker, RUN.clock, RUN.recorder
+    if tracker is None or clock is None or recorder is None:
+        return
+    given_up = tracker.prune(clock.endpoint_ts())
+    if given_up:
+        log.warning("async completion tracking: gave up %d request(s) past their TTL and timeout", given_up)
+    if tracker.outstanding == 0 or RUN.s3 is None:
+        return
+    s3 = RUN.s3
+
+    def list_page(bucket: str, prefix: str, token: str | None) -> Any:
+        return s3.list_objects_v2(Bucket=bucket, Prefix=prefix, **({"ContinuationToken": token} if token else {}))
+
+    for done in poll_completions(tracker, list_page, clock.endpoint_ts):
+        recorder.record_completion(done.seconds, done.failed)
+
+
+class AsyncUser(FastHttpUser):
+    """Calls InvokeEndpointAsync at the pace the shape sets, with the payload uploaded to S3 once."""
+
+    def on_start(self) -> None:
+        assert RUN.profile is not None and RUN.profile.endpoint.async_ is not None
+        profile = RUN.profile
+        spec = profile.endpoint.async_
+        self._signer = _signer(profile.region, self.host or "")
+        self._path = f"/endpoints/{profile.endpoint.name}/async-invocations"
+        self._body = profile.traffic.payload.encode()
+        self._digest = hashlib.sha256(self._body).hexdigest()
+        self._content_type = profile.traffic.content_type
+        self._output_path = spec.output_path.rstrip("/")
+        self._failure_path = spec.failure_path.rstrip("/")
+        self._extra: dict[str, str] = {}
+        if spec.request_ttl_s is not None:
+            self._extra["X-Amzn-SageMaker-RequestTTLSeconds"] = str(round(spec.request_ttl_s))
+        if spec.invocation_timeout_s is not None:
+            self._extra["X-Amzn-SageMaker-InvocationTimeoutSeconds"] = str(round(spec.invocation_timeout_s))
+        self._last_start = time.monotonic()
+        gevent.sleep(self._pacing_s() * (hash(id(self)) % 1000) / 1000.0)  # spread the first requests
+
+    def _pacing_s(self) -> float:
+        rate = _rate_wall()
+        return max(RUN.users, 1) / rate if rate > 0 else IDLE_POLL_WALL_S
+
+    def wait_time(self) -> float:
+        return max(0.0, self._last_start + self._pacing_s() - time.monotonic())
+
+    @task
+    def invoke(self) -> None:
+        self._last_start = time.monotonic()
+        if _rate_wall() <= 0 or RUN.clock is None:
+            return  # between stages at rate 0, or past the end: send nothing
+        location = _input_location(self._body, self._digest, self._content_type, self.environment)
+        if location is None:
+            return  # the upload failed (reported as an S3 failure); try again next time
+        inference_id = f"scalecheck-{uuid.uuid4().hex}"
+        headers = self._signer.sign(self._path, b"", {
+            "X-Amzn-SageMaker-InputLocation": location, "X-Amzn-SageMaker-Content-Type": self._content_type,
+            "X-Amzn-SageMaker-Inference-Id": inference_id, **self._extra})
+        sent_ts = RUN.clock.endpoint_ts()
+        _first_request(sent_ts)
+        started = time.perf_counter()
+        with self.client.post(self._path, data=b"", headers=headers, name="InvokeEndpointAsync",
+                              catch_response=True) as response:
+            latency_ms = (time.perf_counter() - started) * 1000.0
+            error = None if response.status_code == 202 else _error_code(response)
+            if error is None:
+                response.success()
+            else:
+                response.failure(f"{error} (HTTP {response.status_code})")
+        if RUN.recorder is not None:
+            RUN.recorder.record(latency_ms, error)
+        if error is None and RUN.tracker is not None and RUN.tracker.should_track():
+            output, failure = self._locations(response, inference_id)
+            RUN.tracker.track(inference_id, output, failure, sent_ts)
+
+    def _locations(self, response: Any, inference_id: str) -> tuple[str, str | None]:
+        """Where the result will appear: the response's locations, else the documented defaults."""
+        headers = response.headers or {}
+        output = headers.get("X-Amzn-SageMaker-OutputLocation")
+        failure = headers.get("X-Amzn-SageMaker-FailureLocation")
+        if not output:
+            try:
+                body = json.loads(response.content or b"{}")
+            except ValueError:
+                body = {}
+            output = body.get("OutputLocation") if isinstance(body, dict) else None
+            failure = failure or (body.get("FailureLocation") if isinstance(body, dict) else None)
+        return (output or f"{self._output_path}/{inference_id}.out",
+                failure or f"{self._failure_path}/{inference_id}-error.out")

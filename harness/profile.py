@@ -8,6 +8,7 @@ Durations are written like ``250s``, ``5m``, ``1h30m`` and are held as float sec
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -33,12 +34,36 @@ class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
+S3Uri = Annotated[str, Field(pattern=r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?$")]
+
+
+class AsyncSpec(_Spec):
+    """An asynchronous endpoint (aws-semantics §6): where requests and results live in S3.
+
+    ``input_path`` is where the load generator uploads each distinct payload once; the endpoint config
+    gets ``output_path`` / ``failure_path`` (AsyncInferenceConfig.OutputConfig) and
+    ``max_concurrent_invocations_per_instance`` (ClientConfig; unset lets SageMaker choose).
+    ``completion_sample`` is the fraction of requests whose output location the load generator
+    watches to measure end-to-end completion, every ``poll_interval`` (endpoint time).
+    """
+
+    input_path: S3Uri = "s3://scalecheck-async/input"
+    output_path: S3Uri = "s3://scalecheck-async/output"
+    failure_path: S3Uri = "s3://scalecheck-async/failure"
+    max_concurrent_invocations_per_instance: int | None = Field(None, ge=1, le=1000)
+    request_ttl_s: Duration | None = Field(None, alias="request_ttl", ge=60, le=21600)
+    invocation_timeout_s: Duration | None = Field(None, alias="invocation_timeout", ge=1, le=3600)
+    completion_sample: float = Field(1.0, ge=0, le=1)
+    poll_interval_s: Duration = Field(5.0, alias="poll_interval", gt=0)
+
+
 class EndpointSpec(_Spec):
     """The endpoint under test. With ``create``, the run creates it when it does not exist."""
 
     name: str = Field(min_length=1, max_length=63, pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9])*$")
     variant: str = Field("AllTraffic", min_length=1, max_length=63)
-    type: Literal["realtime"] = "realtime"
+    type: Literal["realtime", "async"] = "realtime"
+    async_: AsyncSpec | None = Field(None, alias="async")
     instance_type: str = "ml.m5.large"
     initial_instance_count: int = Field(1, ge=1)
     create: bool = True
@@ -47,39 +72,216 @@ class EndpointSpec(_Spec):
     model_data_url: str | None = None
     execution_role_arn: str = "arn:aws:iam::000000000000:role/scalecheck-emulator"
 
+    @model_validator(mode="after")
+    def _async(self) -> EndpointSpec:
+        if self.type == "async" and self.async_ is None:
+            object.__setattr__(self, "async_", AsyncSpec())
+        if self.type == "realtime" and self.async_ is not None:
+            raise ValueError("endpoint.async is only for type: async")
+        return self
+
+    @property
+    def is_async(self) -> bool:
+        return self.type == "async"
+
+
+# Metrics SageMaker publishes with the EndpointName dimension only (aws-semantics §6).
+ENDPOINT_ONLY_METRICS = frozenset({"ApproximateBacklogSize", "ApproximateBacklogSizePerInstance",
+                                   "ApproximateAgeOfOldestRequest", "HasBacklogWithoutCapacity"})
+
+
+class MetricSpec(_Spec):
+    """A CloudWatch metric. Without ``dimensions`` it gets the endpoint's: ``EndpointName`` for the
+    async backlog metrics, ``EndpointName`` + ``VariantName`` for the others."""
+
+    name: str = Field(min_length=1, max_length=255)
+    namespace: str = "AWS/SageMaker"
+    statistic: Literal["Average", "Minimum", "Maximum", "Sum", "SampleCount"] = "Average"
+    dimensions: dict[str, str] | None = None
+    unit: str | None = None
+
+    def resolved_dimensions(self, endpoint: str, variant: str) -> dict[str, str]:
+        if self.dimensions is not None:
+            return dict(self.dimensions)
+        if self.name in ENDPOINT_ONLY_METRICS:
+            return {"EndpointName": endpoint}
+        return {"EndpointName": endpoint, "VariantName": variant}
+
 
 class TargetTrackingPolicy(_Spec):
-    """A target-tracking policy on a predefined metric (aws-semantics §1)."""
+    """A target-tracking policy (aws-semantics §1): a predefined ``metric`` or a ``custom_metric``."""
 
     type: Literal["target_tracking"]
     name: str = Field(min_length=1, max_length=256)
-    metric: Literal["SageMakerVariantInvocationsPerInstance"] = "SageMakerVariantInvocationsPerInstance"
+    metric: Literal["SageMakerVariantInvocationsPerInstance"] | None = None
+    custom_metric: MetricSpec | None = None
     target_value: float = Field(gt=0)
     scale_out_cooldown_s: Duration = Field(300.0, alias="scale_out_cooldown")
     scale_in_cooldown_s: Duration = Field(300.0, alias="scale_in_cooldown")
     disable_scale_in: bool = False
 
+    @model_validator(mode="after")
+    def _one_metric(self) -> TargetTrackingPolicy:
+        if self.metric is not None and self.custom_metric is not None:
+            raise ValueError("give either metric (predefined) or custom_metric, not both")
+        if self.metric is None and self.custom_metric is None:
+            object.__setattr__(self, "metric", "SageMakerVariantInvocationsPerInstance")
+        return self
 
-Policy = Annotated[TargetTrackingPolicy, Field(discriminator="type")]
+    @property
+    def metric_label(self) -> str:
+        return self.custom_metric.name if self.custom_metric else str(self.metric)
+
+
+Comparison = Literal["GreaterThanOrEqualToThreshold", "GreaterThanThreshold", "LessThanThreshold",
+                     "LessThanOrEqualToThreshold"]
+
+
+class AlarmSpec(MetricSpec):
+    """The CloudWatch alarm that drives a step policy (PutMetricAlarm, aws-semantics §2)."""
+
+    alarm_name: str | None = Field(None, min_length=1, max_length=255,
+                                   description="Default: <policy name>-alarm.")
+    period_s: Duration = Field(60.0, alias="period", ge=60)
+    evaluation_periods: int = Field(1, ge=1)
+    datapoints_to_alarm: int | None = Field(None, ge=1)
+    threshold: float
+    comparison: Comparison
+    treat_missing_data: Literal["missing", "notBreaching", "breaching", "ignore"] = "missing"
+
+    @model_validator(mode="after")
+    def _periods(self) -> AlarmSpec:
+        if self.period_s % 60:
+            raise ValueError(f"period must be a multiple of 60 s (got {self.period_s:g} s)")
+        if self.datapoints_to_alarm is not None and self.datapoints_to_alarm > self.evaluation_periods:
+            raise ValueError(f"datapoints_to_alarm {self.datapoints_to_alarm} is above evaluation_periods "
+                             f"{self.evaluation_periods}")
+        return self
+
+
+class StepSpec(_Spec):
+    """One step adjustment: bounds are offsets from the alarm threshold (null = unbounded)."""
+
+    lower: float | None = None
+    upper: float | None = None
+    adjustment: int
+
+    @model_validator(mode="after")
+    def _bounds(self) -> StepSpec:
+        if self.lower is None and self.upper is None:
+            raise ValueError("a step needs lower, upper or both")
+        if self.lower is not None and self.upper is not None and self.lower >= self.upper:
+            raise ValueError(f"lower {self.lower:g} must be below upper {self.upper:g}")
+        return self
+
+
+class StepPolicy(_Spec):
+    """A step scaling policy and its alarm (aws-semantics §2)."""
+
+    type: Literal["step"]
+    name: str = Field(min_length=1, max_length=256)
+    adjustment_type: Literal["ChangeInCapacity", "PercentChangeInCapacity", "ExactCapacity"] = "ChangeInCapacity"
+    steps: list[StepSpec] = Field(min_length=1, max_length=20)
+    cooldown_s: Duration = Field(300.0, alias="cooldown", ge=0)
+    metric_aggregation: Literal["Average", "Minimum", "Maximum"] = "Average"
+    min_adjustment_magnitude: int | None = Field(None, ge=1)
+    alarm: AlarmSpec
+
+    @model_validator(mode="after")
+    def _steps(self) -> StepPolicy:
+        if self.min_adjustment_magnitude is not None and self.adjustment_type != "PercentChangeInCapacity":
+            raise ValueError("min_adjustment_magnitude is only valid with PercentChangeInCapacity")
+        ordered = sorted(self.steps, key=lambda s: -float("inf") if s.lower is None else s.lower)
+        for a, b in zip(ordered, ordered[1:], strict=False):
+            if a.upper is None or b.lower is None or a.upper != b.lower:
+                raise ValueError("steps must not overlap or leave gaps: each step's upper must equal the "
+                                 f"next step's lower (got upper {a.upper} then lower {b.lower})")
+        return self
+
+    @property
+    def alarm_name(self) -> str:
+        return self.alarm.alarm_name or f"{self.name}-alarm"
+
+    @property
+    def metric_label(self) -> str:
+        return self.alarm.name
+
+
+Policy = Annotated[TargetTrackingPolicy | StepPolicy, Field(discriminator="type")]
+
+RelativeTime = Annotated[str, Field(pattern=r"^(load_start|load_end|stage:[^+]+)(\+\S+)?$")]
+
+
+class ScheduledActionSpec(_Spec):
+    """A scheduled action (aws-semantics §3). ``schedule`` is AWS's own ``at()``/``rate()``/``cron()``
+    expression; ``at`` is relative to the run (``load_start+5m``) and becomes ``at()`` once the load
+    has started. Give exactly one of them, and min_capacity, max_capacity or both."""
+
+    name: str = Field(min_length=1, max_length=256)
+    schedule: str | None = Field(None, pattern=r"^(at|rate|cron)\(.+\)$")
+    at: RelativeTime | None = None
+    timezone: str | None = None
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+    min_capacity: int | None = Field(None, ge=0)
+    max_capacity: int | None = Field(None, ge=0)
+
+    @model_validator(mode="after")
+    def _one(self) -> ScheduledActionSpec:
+        if (self.schedule is None) == (self.at is None):
+            raise ValueError("give exactly one of schedule (at()/rate()/cron()) or at (e.g. load_start+5m)")
+        if self.min_capacity is None and self.max_capacity is None:
+            raise ValueError("give min_capacity, max_capacity or both")
+        if self.at is not None:
+            offset = self.at.partition("+")[2]
+            if offset:
+                parse_duration_s(offset)
+        return self
+
+    @property
+    def offset_s(self) -> float:
+        """Seconds after the anchor of ``at``."""
+        assert self.at is not None
+        offset = self.at.partition("+")[2]
+        return parse_duration_s(offset) if offset else 0.0
+
+    @property
+    def anchor(self) -> str:
+        assert self.at is not None
+        return self.at.partition("+")[0]
 
 
 class ScalingSpec(_Spec):
-    """The scalable target and its policies. ``apply: false`` leaves an existing setup untouched."""
+    """The scalable target, its policies and scheduled actions. ``apply: false`` leaves an existing
+    setup untouched. ``start_capacity``: before the load, set the variant to this many instances
+    (UpdateEndpointWeightsAndCapacities) and wait until it has them — e.g. 0 to test scale from zero."""
 
     min_capacity: int = Field(ge=0)
     max_capacity: int = Field(ge=1)
-    policies: list[Policy] = Field(min_length=1)
+    start_capacity: int | None = Field(None, ge=0)
+    policies: list[Policy] = Field(default_factory=list)
+    scheduled_actions: list[ScheduledActionSpec] = Field(default_factory=list)
     apply: bool = True
 
     @model_validator(mode="after")
     def _bounds(self) -> ScalingSpec:
         if self.min_capacity > self.max_capacity:
             raise ValueError(f"min_capacity {self.min_capacity} is above max_capacity {self.max_capacity}")
-        names = [p.name for p in self.policies]
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
-            raise ValueError(f"policy names must be unique; repeated: {', '.join(dupes)}")
+        if self.start_capacity is not None and not self.min_capacity <= self.start_capacity <= self.max_capacity:
+            raise ValueError(f"start_capacity {self.start_capacity} is outside [min_capacity {self.min_capacity}, "
+                             f"max_capacity {self.max_capacity}]")
+        if self.apply and not self.policies and not self.scheduled_actions:
+            raise ValueError("give at least one policy or scheduled action (or apply: false)")
+        for kind, names in (("policy", [p.name for p in self.policies]),
+                            ("scheduled action", [a.name for a in self.scheduled_actions]),
+                            ("alarm", [p.alarm_name for p in self.policies if isinstance(p, StepPolicy)])):
+            dupes = sorted({n for n in names if names.count(n) > 1})
+            if dupes:
+                raise ValueError(f"{kind} names must be unique; repeated: {', '.join(dupes)}")
         return self
+
+    def policy(self, name: str) -> TargetTrackingPolicy | StepPolicy | None:
+        return next((p for p in self.policies if p.name == name), None)
 
 
 class Stage(_Spec):
@@ -125,7 +327,9 @@ class TrafficSpec(_Spec):
         return sum(s.duration_s for s in self.stages)
 
 
-Anchor = Annotated[str, Field(pattern=r"^(load_start|load_end|stage:.+)$")]
+# When an expectation's window starts: the load's start or end, a stage's start, the first request
+# sent, or the moment the async backlog empties after the load (first ApproximateBacklogSize period of 0).
+Anchor = Annotated[str, Field(pattern=r"^(load_start|load_end|first_request|backlog_empty|stage:.+)$")]
 
 
 class _Expectation(_Spec):
@@ -174,9 +378,116 @@ class ErrorRateExpectation(_Expectation):
         return f"error_rate <= {self.max:g}" + (f" in {self.stage}" if self.stage else "")
 
 
+class ScaleFromZeroExpectation(_Expectation):
+    """The first instance serves (CurrentInstanceCount >= 1) within ``within`` of the first request,
+    starting from zero instances."""
+
+    type: Literal["scale_from_zero"]
+    within_s: Duration = Field(alias="within", gt=0)
+    after: Anchor = "first_request"
+
+    def default_name(self) -> str:
+        return "scale_from_zero"
+
+
+class ScaleToZeroExpectation(_Expectation):
+    """Zero instances within ``within`` after the backlog empties (async endpoints, MinCapacity 0)."""
+
+    type: Literal["scale_to_zero"]
+    within_s: Duration = Field(alias="within", gt=0)
+    after: Anchor = "backlog_empty"
+
+    def default_name(self) -> str:
+        return "scale_to_zero"
+
+
+class BacklogDrainedExpectation(_Expectation):
+    """ApproximateBacklogSize comes down to 0 within ``within`` after ``after`` (async endpoints)."""
+
+    type: Literal["backlog_drained"]
+    within_s: Duration = Field(alias="within", gt=0)
+    after: Anchor = "load_end"
+
+    def default_name(self) -> str:
+        return "backlog_drained"
+
+
+class MaxInstancesExpectation(_Expectation):
+    """CurrentInstanceCount never exceeds ``max`` during the whole observation."""
+
+    type: Literal["max_instances"]
+    max: int = Field(ge=0)
+
+    def default_name(self) -> str:
+        return f"max_instances <= {self.max}"
+
+
+class CapacityAtExpectation(_Expectation):
+    """CurrentInstanceCount at ``at`` + ``offset`` is ``instances`` (or within [min, max])."""
+
+    type: Literal["capacity_at"]
+    at: Anchor = "load_start"
+    offset_s: Duration = Field(0.0, alias="offset", ge=0)
+    instances: int | None = Field(None, ge=0)
+    min: int | None = Field(None, ge=0)
+    max: int | None = Field(None, ge=0)
+
+    @model_validator(mode="after")
+    def _bounds(self) -> CapacityAtExpectation:
+        if self.instances is not None and (self.min is not None or self.max is not None):
+            raise ValueError("give instances, or min/max, not both")
+        if self.instances is None and self.min is None and self.max is None:
+            raise ValueError("give instances, min or max")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min {self.min} is above max {self.max}")
+        return self
+
+    @property
+    def low(self) -> int:
+        return self.instances if self.instances is not None else (self.min or 0)
+
+    @property
+    def high(self) -> int | None:
+        return self.instances if self.instances is not None else self.max
+
+    def default_name(self) -> str:
+        want = (f"{self.instances}" if self.instances is not None else
+                f"{self.min if self.min is not None else 0}..{self.max if self.max is not None else 'inf'}")
+        return f"capacity_at {self.at}+{int(self.offset_s)}s is {want}"
+
+
+class ScaledByExpectation(_Expectation):
+    """A scaling activity caused by ``policy`` (its alarm triggered it) starts within ``within``
+    after ``after`` and, with ``to``, sets that capacity — the outcome of conflicting policies."""
+
+    type: Literal["scaled_by"]
+    policy: str = Field(min_length=1)
+    to: int | None = Field(None, ge=0)
+    within_s: Duration = Field(alias="within", gt=0)
+    after: Anchor = "load_start"
+
+    def default_name(self) -> str:
+        return f"scaled_by {self.policy}" + (f" to {self.to}" if self.to is not None else "")
+
+
 Expectation = Annotated[
-    ScaleOutExpectation | ScaleInExpectation | ErrorRateExpectation, Field(discriminator="type")
+    ScaleOutExpectation | ScaleInExpectation | ErrorRateExpectation | ScaleFromZeroExpectation
+    | ScaleToZeroExpectation | BacklogDrainedExpectation | MaxInstancesExpectation | CapacityAtExpectation
+    | ScaledByExpectation,
+    Field(discriminator="type"),
 ]
+EXPECTATION_TYPES = ("scale_out", "scale_in", "error_rate", "scale_from_zero", "scale_to_zero", "backlog_drained",
+                     "max_instances", "capacity_at", "scaled_by")
+
+
+class ScenarioSpec(_Spec):
+    """One arm of a comparison: the profile run again without some policies (and, optionally, with
+    its own expectations). ``scalecheck run`` runs every scenario in turn and compares them."""
+
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    description: str = ""
+    without_policies: list[str] = Field(default_factory=list)
+    expectations: list[Expectation] | None = None
 
 
 class LocalSpec(_Spec):
@@ -209,29 +520,83 @@ class Profile(_Spec):
     expectations: list[Expectation] = Field(default_factory=list)
     local: LocalSpec = Field(default_factory=LocalSpec)
     collector: CollectorSpec = Field(default_factory=CollectorSpec)
+    scenarios: list[ScenarioSpec] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Profile:
         ep = self.endpoint
-        if not self.scaling.min_capacity <= ep.initial_instance_count <= self.scaling.max_capacity:
+        s = self.scaling
+        if not s.min_capacity <= ep.initial_instance_count <= s.max_capacity:
             raise ValueError(
                 f"endpoint.initial_instance_count {ep.initial_instance_count} is outside "
-                f"scaling [{self.scaling.min_capacity}, {self.scaling.max_capacity}]")
-        stages = {s.name for s in self.traffic.stages}
-        for i, exp in enumerate(self.expectations):
-            after = getattr(exp, "after", None)
-            if after and after.startswith("stage:") and after[6:] not in stages:
-                raise ValueError(f"expectations[{i}].after: no stage named {after[6:]!r} "
+                f"scaling [{s.min_capacity}, {s.max_capacity}]")
+        stages = {st.name for st in self.traffic.stages}
+        self._check_expectations(self.expectations, "expectations", stages)
+        policies = {p.name for p in s.policies}
+        for i, sc in enumerate(self.scenarios):
+            for name in sc.without_policies:
+                if name not in policies:
+                    raise ValueError(f"scenarios[{i}].without_policies: no policy named {name!r} "
+                                     f"(policies: {', '.join(sorted(policies)) or 'none'})")
+            if sc.expectations is not None:
+                self._check_expectations(sc.expectations, f"scenarios[{i}].expectations", stages)
+        names = [sc.name for sc in self.scenarios]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"scenario names must be unique; repeated: {', '.join(dupes)}")
+        for i, a in enumerate(s.scheduled_actions):
+            if a.at is not None and a.anchor.startswith("stage:") and a.anchor[6:] not in stages:
+                raise ValueError(f"scaling.scheduled_actions[{i}].at: no stage named {a.anchor[6:]!r} "
                                  f"(stages: {', '.join(sorted(stages))})")
+        if ep.is_async and any(p.metric == "SageMakerVariantInvocationsPerInstance" for p in s.policies
+                               if isinstance(p, TargetTrackingPolicy)):
+            raise ValueError("scaling.policies: SageMakerVariantInvocationsPerInstance is not published for "
+                             "async endpoints; track custom_metric ApproximateBacklogSizePerInstance instead")
+        return self
+
+    def _check_expectations(self, expectations: list[Any], where: str, stages: set[str]) -> None:
+        s = self.scaling
+        for i, exp in enumerate(expectations):
+            for field_name in ("after", "at"):
+                anchor = getattr(exp, field_name, None)
+                if isinstance(anchor, str) and anchor.startswith("stage:") and anchor[6:] not in stages:
+                    raise ValueError(f"{where}[{i}].{field_name}: no stage named {anchor[6:]!r} "
+                                     f"(stages: {', '.join(sorted(stages))})")
+                if anchor == "backlog_empty" and not self.endpoint.is_async:
+                    raise ValueError(f"{where}[{i}].{field_name}: backlog_empty needs an async endpoint "
+                                     "(endpoint.type: async)")
             stage = getattr(exp, "stage", None)
             if stage and stage not in stages:
-                raise ValueError(f"expectations[{i}].stage: no stage named {stage!r} "
+                raise ValueError(f"{where}[{i}].stage: no stage named {stage!r} "
                                  f"(stages: {', '.join(sorted(stages))})")
-        labels = [e.label for e in self.expectations]
+            if exp.type in ("backlog_drained", "scale_to_zero") and not self.endpoint.is_async:
+                raise ValueError(f"{where}[{i}]: {exp.type} needs an async endpoint (endpoint.type: async)")
+            if exp.type in ("scale_from_zero", "scale_to_zero") and s.min_capacity != 0:
+                raise ValueError(f"{where}[{i}]: {exp.type} needs scaling.min_capacity 0 "
+                                 f"(got {s.min_capacity})")
+            if exp.type == "scaled_by" and s.apply and s.policy(exp.policy) is None:
+                raise ValueError(f"{where}[{i}].policy: no policy named {exp.policy!r} "
+                                 f"(policies: {', '.join(p.name for p in s.policies) or 'none'})")
+        labels = [e.label for e in expectations]
         dupes = sorted({n for n in labels if labels.count(n) > 1})
         if dupes:
             raise ValueError(f"expectation names must be unique (give each a name:); repeated: {', '.join(dupes)}")
-        return self
+
+    def for_scenario(self, name: str) -> Profile:
+        """This profile as one scenario runs it: without its dropped policies, with its expectations."""
+        sc = next((x for x in self.scenarios if x.name == name), None)
+        if sc is None:
+            raise KeyError(name)
+        data = self.model_dump(mode="json", by_alias=True, exclude_none=True)
+        data["name"] = f"{self.name}-{sc.name}"
+        data["scenarios"] = []
+        data["scaling"]["policies"] = [p for p in data["scaling"]["policies"] if p["name"] not in sc.without_policies]
+        if sc.expectations is not None:
+            data["expectations"] = [e.model_dump(mode="json", by_alias=True, exclude_none=True)
+                                    for e in sc.expectations]
+        if sc.description:
+            data["description"] = sc.description
+        return Profile.model_validate(data)
 
     @property
     def resource_id(self) -> str:
@@ -244,7 +609,7 @@ def _loc(loc: tuple[Any, ...]) -> str:
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif part in {"target_tracking", "scale_out", "scale_in", "error_rate", "function-after"}:
+        elif part in {"target_tracking", "step", *EXPECTATION_TYPES, "function-after"}:
             continue  # discriminator tags pydantic inserts into the path
         else:
             out += ("." if out else "") + str(part)

@@ -95,11 +95,14 @@ class RunInfo(_Record):
     ended_ts: float | None = None
     load_start_ts: float | None = None
     load_end_ts: float | None = None
+    first_request_ts: float | None = None
     stages: list[StageSpan] = Field(default_factory=list)
+    scenario: str | None = None
 
 
 class RunEvent(_Record):
-    """``events.jsonl``: something the run did, e.g. ``load_start``, ``stage_start``, ``load_stop``."""
+    """``events.jsonl``: something the run did: ``load_start``, ``stage_start``, ``first_request``,
+    ``load_stop``, ``scheduled_action_put``, ``collector_error``, ..."""
 
     ts: float
     kind: str
@@ -107,7 +110,8 @@ class RunEvent(_Record):
 
 
 class LatencyMs(_Record):
-    """Latency percentiles of one interval, in wall-clock milliseconds as the client measured them."""
+    """Percentiles of one interval: ``latency_ms`` in wall-clock milliseconds as the client measured them,
+    ``completion_s`` in endpoint seconds."""
 
     p50: float | None = None
     p90: float | None = None
@@ -132,6 +136,11 @@ class LoadInterval(_Record):
     users: int
     latency_ms: LatencyMs = Field(default_factory=LatencyMs)
     errors: dict[str, int] = Field(default_factory=dict)
+    # Async endpoints: requests of the completion sample whose output (or failure) object appeared in
+    # this interval, and their end-to-end time from InvokeEndpointAsync to the object, in endpoint seconds.
+    completions: int = 0
+    completion_failures: int = 0
+    completion_s: LatencyMs = Field(default_factory=LatencyMs)
 
 
 class MetricPoint(_Record):
@@ -187,6 +196,9 @@ class AlarmSample(_Record):
     state: str
     threshold: float | None = None
     state_updated_ts: float | None = None
+    metric: str | None = None
+    comparison: str | None = None
+    state_reason: str | None = None
 
 
 class Verdict(_Record):

@@ -7,10 +7,19 @@ Order matters for the promises the tool makes:
 4. after the load, observation continues until every expectation is decided or its window (plus
    the collector's sample gap) has passed; Ctrl-C or a crash still finalises the folder, as
    ``aborted`` with the reason, with verdicts and a report of what was recorded.
+
+Scheduled actions with a relative ``at`` (``load_start+3m``) are put as ``at(...)`` as soon as the
+load has started (a ``scheduled_action_put`` event each); one already in the past aborts the run.
+
+A profile with ``scenarios`` runs each in turn (:func:`run_scenarios`): one full run folder per
+scenario under ``<reports>/<stamp>-<profile>/``, with the derived profile in its ``profile.yaml``
+(what the load generator reads) and, with ``--local``, a fresh emulator each, so that every
+scenario starts from the same state; then ``scenarios.json`` and ``comparison.html`` in the parent.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -20,16 +29,28 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from harness import checks
-from harness.aws import Target, check_access, emulator_clock, make_clients
+import yaml
+
+from harness import checks, exitcodes
+from harness.aws import Clients, Target, check_access, emulator_clock, make_clients
 from harness.collector import Collector
 from harness.emulator.process import EmulatorProcess
 from harness.errors import ConfigError
-from harness.profile import Profile
-from harness.record import Clock, Recorded, RunFolder, RunInfo, StageSpan, Verdict, run_folder_name
+from harness.profile import Profile, ScheduledActionSpec
+from harness.record import (
+    Clock,
+    Recorded,
+    RunEvent,
+    RunFolder,
+    RunInfo,
+    StageSpan,
+    Verdict,
+    run_folder_name,
+    write_json_atomic,
+)
 from harness.report.html import write_report
 from harness.report.junit import write_junit
-from harness.setup import apply_scaling, ensure_endpoint
+from harness.setup import prepare, put_relative_action, relative_action_ts
 from harness.traffic import stage_starts
 
 STATUS_EVERY_WALL_S = 5.0
@@ -56,6 +77,7 @@ class RunResult:
     exit_code: int
     status: str
     reason: str | None = None
+    interrupted: bool = False
 
 
 def _versions() -> dict[str, str]:
@@ -84,26 +106,76 @@ def _apply_events(recorded: Recorded, profile: Profile) -> RunInfo:
     run = recorded.run
     start = next((e.ts for e in recorded.events if e.kind == "load_start"), None)
     stop = next((e.ts for e in recorded.events if e.kind == "load_stop"), None)
+    first = next((e.ts for e in recorded.events if e.kind == "first_request"), None)
     if start is None:
         return run
     stages = [StageSpan(name=n, start_ts=s, end_ts=e) for n, s, e in stage_starts(profile.traffic.stages, start)]
-    return run.model_copy(update={"load_start_ts": start, "load_end_ts": stop, "stages": stages})
+    return run.model_copy(update={"load_start_ts": start, "load_end_ts": stop, "first_request_ts": first,
+                                  "stages": stages})
+
+
+def plan_relative_actions(profile: Profile, load_start_ts: float,
+                          now_ts: float) -> tuple[list[tuple[float, ScheduledActionSpec]], str | None]:
+    """When each relative ``at`` action fires (endpoint time, soonest first), or why the run must abort:
+    one of them is already past at ``now_ts`` (an ``at()`` in the past would never fire)."""
+    planned = sorted(((relative_action_ts(a, profile, load_start_ts), a)
+                      for a in profile.scaling.scheduled_actions if a.at is not None), key=lambda x: x[0])
+    for fire_ts, action in planned:
+        if round(fire_ts) <= now_ts:
+            return planned, (f"scheduled action {action.name!r} (at {action.at}) would fire at "
+                             f"{_utc_text(fire_ts)} UTC, {checks.format_span(now_ts - fire_ts)} before the run "
+                             f"could put it ({_utc_text(now_ts)} UTC); give it a later offset, "
+                             f"e.g. {action.anchor}+1m")
+    return planned, None
+
+
+def observation_budget_s(profile: Profile) -> float:
+    """Endpoint seconds after the load starts by which every expectation's window has closed, generously:
+    the latest anchor (``load_end`` / ``first_request`` at the load's end at worst, ``backlog_empty``
+    after a drain as long as the longest ``backlog_drained`` window, or the load again) plus its
+    ``within`` / ``offset``, plus two sample gaps and a metrics interval. The run's hard stop."""
+    duration = profile.traffic.duration_s
+    stages = {name: start for name, start, _end in stage_starts(profile.traffic.stages, 0.0)}
+    drain = max((float(getattr(e, "within_s", 0.0)) for e in profile.expectations if e.type == "backlog_drained"),
+                default=duration)
+
+    def anchor_s(anchor: str) -> float:
+        if anchor == "load_start":
+            return 0.0
+        if anchor == "backlog_empty":
+            return duration + drain
+        if anchor.startswith("stage:"):
+            return stages.get(anchor.removeprefix("stage:"), duration)
+        return duration  # load_end, first_request (at the latest)
+
+    horizon = duration
+    for exp in profile.expectations:
+        anchor = getattr(exp, "after", None) or getattr(exp, "at", None)
+        window = float(getattr(exp, "within_s", None) or getattr(exp, "offset_s", None) or 0.0)
+        if isinstance(anchor, str):
+            horizon = max(horizon, anchor_s(anchor) + window)
+    c = profile.collector
+    return horizon + 2 * c.max_sample_gap_s + c.metrics_interval_s
 
 
 class Runner:
     """State of one run; :meth:`execute` is the whole life cycle."""
 
     def __init__(self, profile: Profile, profile_path: Path, options: RunOptions,
-                 say: Callable[[str], None]) -> None:
+                 say: Callable[[str], None], *, scenario: str | None = None, run_id: str | None = None) -> None:
         self.profile = profile
         self.profile_path = profile_path.resolve()
         self.options = options
         self.say = say
+        self.scenario = scenario
+        self.run_id = run_id
         self.speed = _speed(profile, options)
         self.emulator: EmulatorProcess | None = None
         self.folder: RunFolder | None = None
+        self.clients: Clients | None = None
         self.collector: Collector | None = None
         self.locust: subprocess.Popen[bytes] | None = None
+        self.actions_put = False
 
     def _target(self) -> Target:
         region = self.options.region or self.profile.region
@@ -115,21 +187,23 @@ class Runner:
     def execute(self) -> RunResult:
         try:
             target = self._target()
-            clients = make_clients(target)
+            clients = self.clients = make_clients(target)
             check_access(clients, target)
             clock = emulator_clock(target.endpoint_url) if target.is_local else Clock.identity()
             started = clock.endpoint_ts()
             run = RunInfo(
-                run_id=run_folder_name(time.time(), self.profile.name), profile_name=self.profile.name,
+                run_id=self.run_id or run_folder_name(time.time(), self.profile.name), profile_name=self.profile.name,
                 profile=self.profile.model_dump(mode="json", by_alias=True),
                 mode="local" if target.is_local else "aws", speed=self.speed, region=target.region,
                 endpoint_name=self.profile.endpoint.name, variant_name=self.profile.endpoint.variant,
                 endpoint_url=target.endpoint_url if self.options.local else None, versions=_versions(),
-                clock=clock, started_ts=started)
+                clock=clock, started_ts=started, scenario=self.scenario)
             self.folder = RunFolder.create(self.options.reports_dir, run)
             self.say(f"run folder {self.folder.path}")
-            ensure_endpoint(clients, self.profile, clock, self.say)
-            apply_scaling(clients, self.profile, self.say)
+            if self.scenario is not None:  # the load generator reads the scenario's profile, not the file's
+                self.profile_path = self.folder.path / "profile.yaml"
+                write_profile_yaml(self.profile, self.profile_path)
+            prepare(clients, self.profile, clock, self.say, local=target.is_local)
             self.collector = Collector(clients, self.profile, self.folder, clock, since_ts=started,
                                        on_error=lambda text: self.say(f"collector: {text}"))
             self.collector.poll_once(metrics=True)
@@ -137,7 +211,13 @@ class Runner:
             self._start_locust(target, clock)
             status, reason = self._observe(clock)
         except KeyboardInterrupt:
-            status, reason = "aborted", "interrupted by the user (Ctrl-C)"
+            if self.folder is None:
+                self._cleanup()
+                raise
+            self.say("interrupted: finalising the run folder")
+            result = self._finish("aborted", "interrupted by the user (Ctrl-C)")
+            return RunResult(result.folder, result.verdicts, result.exit_code, result.status, result.reason,
+                             interrupted=True)
         except BaseException as err:
             if self.folder is None:
                 self._cleanup()
@@ -166,9 +246,7 @@ class Runner:
     def _observe(self, clock: Clock) -> tuple[str, str | None]:
         assert self.folder is not None and self.locust is not None
         last_status = 0.0
-        load_wall_s = self.profile.traffic.duration_s / self.speed
-        hard_stop_wall = time.monotonic() + load_wall_s + 120 + max(
-            (getattr(e, "within_s", 0.0) for e in self.profile.expectations), default=0.0) / self.speed * 2
+        hard_stop_wall = time.monotonic() + 120 + 2 * observation_budget_s(self.profile) / self.speed
         while True:
             time.sleep(min(1.0, max(0.05, 2.0 / self.speed)))
             recorded = self.folder.load()
@@ -176,6 +254,11 @@ class Runner:
             if run != recorded.run:
                 self.folder.write_run(run)
                 recorded.run = run
+            if run.load_start_ts is not None and not self.actions_put:
+                self.actions_put = True
+                problem = self._put_relative_actions(run.load_start_ts, clock)
+                if problem is not None:
+                    return "aborted", problem
             evaluation = checks.evaluate(recorded, self.profile, final=False)
             locust_done = self.locust.poll() is not None
             if time.monotonic() - last_status >= STATUS_EVERY_WALL_S:
@@ -194,6 +277,24 @@ class Runner:
                 return "complete", None
             if time.monotonic() > hard_stop_wall:
                 return "complete", "observation time limit reached"
+
+    def _put_relative_actions(self, load_start_ts: float, clock: Clock) -> str | None:
+        """Put the profile's relative ``at`` scheduled actions now that the load has started; the reason
+        to abort the run when one of them would already be in the past."""
+        assert self.folder is not None and self.clients is not None
+        if not self.profile.scaling.apply:
+            return None
+        planned, problem = plan_relative_actions(self.profile, load_start_ts, clock.endpoint_ts())
+        if problem is not None:
+            return problem
+        for fire_ts, action in planned:
+            schedule = put_relative_action(self.clients, self.profile, action, fire_ts)
+            bounds = "".join(f" {k} {v}" for k, v in (("min", action.min_capacity), ("max", action.max_capacity))
+                             if v is not None)
+            self.folder.append("events", RunEvent(ts=clock.endpoint_ts(), kind="scheduled_action_put",
+                                                  detail=f"{action.name} {schedule}{bounds}"))
+            self.say(f"scheduled action {action.name}: {schedule}{bounds} ({action.at})")
+        return None
 
     def _status_line(self, recorded: Recorded, evaluation: checks.Evaluation, clock: Clock) -> None:
         run = recorded.run
@@ -262,6 +363,127 @@ def run_profile(profile: Profile, profile_path: Path, options: RunOptions,
                 say: Callable[[str], None]) -> RunResult:
     """Run ``profile`` (already validated) and return where it was recorded and how it ended."""
     return Runner(profile, profile_path, options, say).execute()
+
+
+def write_profile_yaml(profile: Profile, path: Path) -> None:
+    """``profile`` as YAML that :func:`~harness.profile.load_profile` reads back to the same profile."""
+    data = profile.model_dump(mode="json", by_alias=True, exclude_none=True)
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+
+
+def _utc_text(ts: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(ts))
+
+
+# Severity of the outcome exit codes, worst last: an expectation failed beats an invalid run beats an
+# inconclusive one beats a pass; configuration and infrastructure errors beat them all.
+_SEVERITY = {exitcodes.OK: 0, exitcodes.INCONCLUSIVE: 1, exitcodes.INVALID_RUN: 2, exitcodes.FAILED: 3}
+
+
+def worst_exit_code(codes: list[int]) -> int:
+    """The most severe of several runs' exit codes (``OK`` for none)."""
+    return max(codes, key=lambda c: _SEVERITY.get(c, 4), default=exitcodes.OK)
+
+
+SCENARIOS_INDEX = "scenarios.json"
+
+
+@dataclass(frozen=True)
+class ScenarioRun:
+    name: str
+    result: RunResult
+
+
+@dataclass(frozen=True)
+class ScenariosResult:
+    """The outcome of ``scalecheck run`` on a profile with scenarios."""
+
+    parent: Path
+    runs: list[ScenarioRun]
+    skipped: list[str]
+    comparison: Path | None
+    exit_code: int
+    interrupted: bool = False
+
+
+def run_scenarios(profile: Profile, profile_path: Path, options: RunOptions,
+                  say: Callable[[str], None]) -> ScenariosResult:
+    """Run every scenario of ``profile`` in turn, each a full run folder in ``<reports>/<stamp>-<profile>/``,
+    then write ``scenarios.json`` and ``comparison.html`` there. Ctrl-C finalises the scenario running
+    (aborted) and skips the rest; what exists is still indexed and compared."""
+    parent_name = run_folder_name(time.time(), profile.name)
+    parent = Path(options.reports_dir) / parent_name
+    parent.mkdir(parents=True, exist_ok=False)
+    say(f"{len(profile.scenarios)} scenarios: {', '.join(s.name for s in profile.scenarios)} in {parent}")
+    runs: list[ScenarioRun] = []
+    folders: list[tuple[str, Path]] = []  # every scenario that left a run folder, even one that raised
+    interrupted = False
+    try:
+        for i, sc in enumerate(profile.scenarios, start=1):
+            without = f" without {', '.join(sc.without_policies)}" if sc.without_policies else ""
+            say(f"scenario {i}/{len(profile.scenarios)}: {sc.name}{without}"
+                + (f" — {sc.description.strip()}" if sc.description.strip() else ""))
+            runner = Runner(profile.for_scenario(sc.name), profile_path, options, say, scenario=sc.name,
+                            run_id=f"{parent_name}/{sc.name}")
+            try:
+                result = runner.execute()
+            finally:
+                if runner.folder is not None:
+                    folders.append((sc.name, runner.folder.path))
+            runs.append(ScenarioRun(sc.name, result))
+            if result.interrupted:
+                interrupted = True
+                break
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        comparison = _index_and_compare(parent, profile.name, folders, say)
+    done = {r.name for r in runs}
+    skipped = [sc.name for sc in profile.scenarios if sc.name not in done]
+    if skipped:
+        say(f"skipped scenario(s) {', '.join(skipped)} (interrupted)")
+    codes = [r.result.exit_code for r in runs] + ([exitcodes.INCONCLUSIVE] if skipped else [])
+    return ScenariosResult(parent, runs, skipped, comparison, worst_exit_code(codes), interrupted)
+
+
+def _index_and_compare(parent: Path, profile_name: str, folders: list[tuple[str, Path]],
+                       say: Callable[[str], None]) -> Path | None:
+    write_json_atomic(parent / SCENARIOS_INDEX, {
+        "profile": profile_name, "scenarios": [{"name": n, "folder": f.name} for n, f in folders]})
+    if not folders:
+        return None
+    try:
+        from harness.report.compare import write_comparison
+
+        return write_comparison(parent, [f for _n, f in folders])
+    except Exception as err:  # the run folders are what matters; a broken comparison must not lose them
+        say(f"could not write the comparison: {type(err).__name__}: {err}")
+        return None
+
+
+def is_scenarios_parent(path: Path) -> bool:
+    """Whether ``path`` is the parent folder of a scenarios run (it holds ``scenarios.json``)."""
+    return (Path(path) / SCENARIOS_INDEX).is_file()
+
+
+def scenario_folders(parent: Path) -> list[tuple[str, Path]]:
+    """``(scenario name, run folder)`` of a scenarios parent folder, in run order."""
+    path = Path(parent) / SCENARIOS_INDEX
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        entries = [(str(e["name"]), Path(parent) / str(e["folder"])) for e in data["scenarios"]]
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise ValueError(f"{path}: not a readable scenarios index ({err})") from None
+    if not entries:
+        raise ValueError(f"{path}: no scenario ran (the run was interrupted before the first one)")
+    return entries
+
+
+def write_comparison_of(parent: Path) -> Path:
+    """Rewrite ``comparison.html`` of a scenarios parent folder from its run folders."""
+    from harness.report.compare import write_comparison
+
+    return write_comparison(Path(parent), [f for _n, f in scenario_folders(parent)])
 
 
 def recheck(folder_path: Path) -> tuple[RunFolder, list[Verdict]]:

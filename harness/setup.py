@@ -1,25 +1,53 @@
 """Bring the endpoint and its scaling to what the profile declares, through boto3 (AWS or emulator).
 
-- the endpoint: used as it is when it exists; created (model, endpoint config, endpoint) when the
-  profile says ``create`` and it does not; then waited for until InService;
-- the scalable target and policies: registered and put when ``scaling.apply`` (the default).
-Progress goes to ``say``; failures raise :class:`~harness.errors.InfrastructureError` or
-:class:`~harness.errors.ConfigError` with AWS's own message.
+:func:`prepare` does everything, in this order:
+
+- async endpoints: the S3 buckets of ``endpoint.async`` — created against the emulator (``local``),
+  only checked (ListObjectsV2) against AWS: scalecheck never creates buckets in a user's account;
+- the endpoint: used as it is when it exists; created (model, endpoint config with its
+  AsyncInferenceConfig, endpoint) when the profile says ``create`` and it does not; then waited for
+  until InService;
+- the scalable target, policies (target tracking, or step scaling with the CloudWatch alarm that
+  drives it) and ``schedule`` scheduled actions, when ``scaling.apply`` (the default). Policies and
+  scheduled actions on the target that the profile does not name are deleted, so that a scenario
+  run "without" a policy does not inherit it on a reused endpoint. Scheduled actions with a relative
+  ``at`` are put by the run once the load has started (:func:`scheduled_action_request` with an
+  :func:`at_expression`);
+- ``scaling.start_capacity``: the variant set to that many instances, waited for.
+
+The request builders (``*_request``) are pure functions of the profile, so they are unit-tested
+without AWS. Progress goes to ``say``; failures raise :class:`~harness.errors.InfrastructureError`
+(AWS's own message) or :class:`~harness.errors.ConfigError` (naming the profile field).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
 
 import botocore.exceptions
 
 from harness.aws import Clients
 from harness.errors import ConfigError, InfrastructureError
-from harness.profile import Profile
+from harness.profile import (
+    AlarmSpec,
+    MetricSpec,
+    Profile,
+    ScheduledActionSpec,
+    StepPolicy,
+    TargetTrackingPolicy,
+)
 from harness.record import Clock
+from harness.traffic import stage_starts
 
+NAMESPACE = "sagemaker"
 DIMENSION = "sagemaker:variant:DesiredInstanceCount"
+# AlarmDescription of the alarms scalecheck puts for step policies: only those are ever deleted by it.
+ALARM_MARK = "Created by scalecheck"
+
+Say = Callable[[str], None]
 
 
 def _aws_error(err: botocore.exceptions.ClientError) -> str:
@@ -27,26 +55,279 @@ def _aws_error(err: botocore.exceptions.ClientError) -> str:
     return f"{e.get('Code')}: {e.get('Message')}"
 
 
-def _endpoint_status(clients: Clients, name: str) -> str | None:
+def _error_code(err: botocore.exceptions.ClientError) -> str:
+    return str(err.response.get("Error", {}).get("Code", ""))
+
+
+# --------------------------------------------------------------------------------------------------
+# Pure request builders
+
+
+def _target(profile: Profile) -> dict[str, str]:
+    return {"ServiceNamespace": NAMESPACE, "ResourceId": profile.resource_id, "ScalableDimension": DIMENSION}
+
+
+def dimensions(metric: MetricSpec, profile: Profile) -> list[dict[str, str]]:
+    """CloudWatch ``Dimensions`` of ``metric`` for the profile's endpoint and variant."""
+    dims = metric.resolved_dimensions(profile.endpoint.name, profile.endpoint.variant)
+    return [{"Name": k, "Value": v} for k, v in dims.items()]
+
+
+def s3_bucket(uri: str) -> str:
+    """``s3://bucket/key/prefix`` → ``bucket``."""
+    return uri.removeprefix("s3://").partition("/")[0]
+
+
+def endpoint_config_request(profile: Profile, config_name: str, model_name: str) -> dict[str, Any]:
+    """CreateEndpointConfig arguments: one instance-based variant, and AsyncInferenceConfig for async."""
+    ep = profile.endpoint
+    request: dict[str, Any] = {"EndpointConfigName": config_name, "ProductionVariants": [{
+        "VariantName": ep.variant, "ModelName": model_name, "InstanceType": ep.instance_type,
+        "InitialInstanceCount": ep.initial_instance_count, "InitialVariantWeight": 1.0}]}
+    if ep.is_async:
+        assert ep.async_ is not None
+        config: dict[str, Any] = {"OutputConfig": {"S3OutputPath": ep.async_.output_path,
+                                                   "S3FailurePath": ep.async_.failure_path}}
+        if ep.async_.max_concurrent_invocations_per_instance is not None:
+            config["ClientConfig"] = {
+                "MaxConcurrentInvocationsPerInstance": ep.async_.max_concurrent_invocations_per_instance}
+        request["AsyncInferenceConfig"] = config
+    return request
+
+
+def target_tracking_request(policy: TargetTrackingPolicy, profile: Profile) -> dict[str, Any]:
+    """PutScalingPolicy arguments of a target-tracking policy (predefined or customized metric)."""
+    config: dict[str, Any] = {"TargetValue": policy.target_value}
+    if policy.custom_metric is not None:
+        m = policy.custom_metric
+        spec: dict[str, Any] = {"MetricName": m.name, "Namespace": m.namespace,
+                                "Dimensions": dimensions(m, profile), "Statistic": m.statistic}
+        if m.unit:
+            spec["Unit"] = m.unit
+        config["CustomizedMetricSpecification"] = spec
+    else:
+        config["PredefinedMetricSpecification"] = {"PredefinedMetricType": policy.metric}
+    config.update({"ScaleOutCooldown": int(policy.scale_out_cooldown_s),
+                   "ScaleInCooldown": int(policy.scale_in_cooldown_s), "DisableScaleIn": policy.disable_scale_in})
+    return {"PolicyName": policy.name, **_target(profile), "PolicyType": "TargetTrackingScaling",
+            "TargetTrackingScalingPolicyConfiguration": config}
+
+
+def step_policy_request(policy: StepPolicy, profile: Profile) -> dict[str, Any]:
+    """PutScalingPolicy arguments of a step scaling policy (its alarm is :func:`alarm_request`)."""
+    steps = []
+    for s in policy.steps:
+        step: dict[str, Any] = {}
+        if s.lower is not None:
+            step["MetricIntervalLowerBound"] = s.lower
+        if s.upper is not None:
+            step["MetricIntervalUpperBound"] = s.upper
+        step["ScalingAdjustment"] = s.adjustment
+        steps.append(step)
+    config: dict[str, Any] = {"AdjustmentType": policy.adjustment_type, "StepAdjustments": steps,
+                              "Cooldown": int(policy.cooldown_s), "MetricAggregationType": policy.metric_aggregation}
+    if policy.min_adjustment_magnitude is not None:
+        config["MinAdjustmentMagnitude"] = policy.min_adjustment_magnitude
+    return {"PolicyName": policy.name, **_target(profile), "PolicyType": "StepScaling",
+            "StepScalingPolicyConfiguration": config}
+
+
+def alarm_request(policy: StepPolicy, profile: Profile, policy_arn: str) -> dict[str, Any]:
+    """PutMetricAlarm arguments of the alarm that drives ``policy`` (its action: the policy's ARN)."""
+    a: AlarmSpec = policy.alarm
+    request: dict[str, Any] = {
+        "AlarmName": policy.alarm_name,
+        "AlarmDescription": f"{ALARM_MARK} for step scaling policy {policy.name} on {profile.resource_id}",
+        "MetricName": a.name, "Namespace": a.namespace, "Dimensions": dimensions(a, profile),
+        "Statistic": a.statistic, "Period": int(a.period_s), "EvaluationPeriods": a.evaluation_periods,
+        "DatapointsToAlarm": a.datapoints_to_alarm or a.evaluation_periods, "Threshold": a.threshold,
+        "ComparisonOperator": a.comparison, "TreatMissingData": a.treat_missing_data,
+        "ActionsEnabled": True, "AlarmActions": [policy_arn],
+    }
+    if a.unit:
+        request["Unit"] = a.unit
+    return request
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+def scheduled_action_request(action: ScheduledActionSpec, profile: Profile,
+                             schedule: str | None = None) -> dict[str, Any]:
+    """PutScheduledAction arguments. ``schedule`` replaces the action's own: the ``at(...)`` a relative
+    ``at`` action becomes once the load has started (UTC, so no Timezone)."""
+    request: dict[str, Any] = {"ScheduledActionName": action.name, **_target(profile)}
+    if schedule is not None:
+        request["Schedule"] = schedule
+    else:
+        if action.schedule is None:
+            raise ValueError(f"scheduled action {action.name!r} is relative ({action.at}); give its at() schedule")
+        request["Schedule"] = action.schedule
+        if action.timezone:
+            request["Timezone"] = action.timezone
+    if action.start_time is not None:
+        request["StartTime"] = _utc(action.start_time)
+    if action.end_time is not None:
+        request["EndTime"] = _utc(action.end_time)
+    request["ScalableTargetAction"] = {k: v for k, v in (("MinCapacity", action.min_capacity),
+                                                          ("MaxCapacity", action.max_capacity)) if v is not None}
+    return request
+
+
+def at_expression(ts: float) -> str:
+    """``at(YYYY-MM-DDTHH:MM:SS)`` of epoch seconds ``ts`` in UTC, rounded to the second."""
+    return f"at({datetime.fromtimestamp(round(ts), UTC).strftime('%Y-%m-%dT%H:%M:%S')})"
+
+
+def relative_action_ts(action: ScheduledActionSpec, profile: Profile, load_start_ts: float) -> float:
+    """When a relative ``at`` action fires: its anchor (``load_start``, ``load_end`` = load start +
+    the traffic's duration, or ``stage:<name>``'s start) plus its offset, in endpoint time."""
+    anchor = action.anchor
+    if anchor == "load_start":
+        base = load_start_ts
+    elif anchor == "load_end":
+        base = load_start_ts + profile.traffic.duration_s
+    else:
+        starts = {name: start for name, start, _end in stage_starts(profile.traffic.stages, load_start_ts)}
+        base = starts[anchor.removeprefix("stage:")]
+    return base + action.offset_s
+
+
+def describe_action(action: ScheduledActionSpec) -> str:
+    """``schedule at(...) [Europe/Paris] min 1 max 4`` — for messages and ``validate``."""
+    when = action.schedule if action.schedule is not None else f"at {action.at}"
+    if action.schedule is not None and action.timezone:
+        when += f" [{action.timezone}]"
+    bounds = " ".join(f"{k} {v}" for k, v in (("min", action.min_capacity), ("max", action.max_capacity))
+                      if v is not None)
+    return f"{when} {bounds}"
+
+
+def describe_policy(policy: TargetTrackingPolicy | StepPolicy) -> str:
+    """One line: type, metric, target or steps + alarm — for messages and ``validate``."""
+    if isinstance(policy, TargetTrackingPolicy):
+        metric = (f"custom metric {policy.custom_metric.namespace}/{policy.custom_metric.name} "
+                  f"({policy.custom_metric.statistic})" if policy.custom_metric else str(policy.metric))
+        text = (f"target tracking on {metric}, target {policy.target_value:g}, cooldowns out "
+                f"{policy.scale_out_cooldown_s:g}s / in {policy.scale_in_cooldown_s:g}s")
+        return text + (", scale-in disabled" if policy.disable_scale_in else "")
+    a = policy.alarm
+    steps = ", ".join(f"[{'-inf' if s.lower is None else f'{s.lower:g}'}, "
+                      f"{'+inf' if s.upper is None else f'{s.upper:g}'}) {s.adjustment:+d}" for s in policy.steps)
+    datapoints = a.datapoints_to_alarm or a.evaluation_periods
+    return (f"step scaling {policy.adjustment_type} steps {steps}, cooldown {policy.cooldown_s:g}s; "
+            f"alarm {policy.alarm_name}: {a.namespace}/{a.name} {a.statistic} {_COMPARE[a.comparison]} "
+            f"{a.threshold:g} for {datapoints} of {a.evaluation_periods} x {a.period_s:g}s")
+
+
+_COMPARE = {"GreaterThanOrEqualToThreshold": ">=", "GreaterThanThreshold": ">", "LessThanThreshold": "<",
+            "LessThanOrEqualToThreshold": "<="}
+
+
+# --------------------------------------------------------------------------------------------------
+# Buckets
+
+
+def ensure_buckets(clients: Clients, profile: Profile, say: Say, *, local: bool) -> None:
+    """The S3 buckets of an async endpoint: created on the emulator, only checked against AWS."""
+    spec = profile.endpoint.async_
+    if not profile.endpoint.is_async or spec is None:
+        return
+    fields: dict[str, list[str]] = {}
+    for field in ("input_path", "output_path", "failure_path"):
+        fields.setdefault(s3_bucket(getattr(spec, field)), []).append(f"endpoint.async.{field}")
+    for bucket, names in fields.items():
+        where = ", ".join(names)
+        try:
+            if local:
+                _create_bucket(clients, bucket, profile.region)
+                say(f"bucket {bucket} ready ({where})")
+            else:
+                clients.s3.list_objects_v2(Bucket=bucket, MaxKeys=1)
+        except botocore.exceptions.ClientError as err:
+            if local:
+                raise InfrastructureError(f"creating bucket {bucket!r} ({where}): {_aws_error(err)}") from None
+            raise ConfigError(f"{where}: bucket {bucket!r} is not reachable ({_aws_error(err)}); scalecheck "
+                              "never creates buckets in your account: create it, or grant s3:ListBucket, "
+                              "s3:GetObject and s3:PutObject on it") from None
+        except botocore.exceptions.BotoCoreError as err:
+            raise InfrastructureError(f"reaching S3 bucket {bucket!r} ({where}): {err}") from None
+
+
+def _create_bucket(clients: Clients, bucket: str, region: str) -> None:
+    kwargs: dict[str, Any] = {"Bucket": bucket}
+    if region != "us-east-1":
+        kwargs["CreateBucketConfiguration"] = {"LocationConstraint": region}
     try:
-        return str(clients.sagemaker.describe_endpoint(EndpointName=name)["EndpointStatus"])
+        clients.s3.create_bucket(**kwargs)
+    except botocore.exceptions.ClientError as err:
+        if _error_code(err) != "BucketAlreadyOwnedByYou":
+            raise
+
+
+# --------------------------------------------------------------------------------------------------
+# Endpoint
+
+
+def _describe(clients: Clients, name: str) -> dict[str, Any] | None:
+    try:
+        return dict(clients.sagemaker.describe_endpoint(EndpointName=name))
     except botocore.exceptions.ClientError as err:
         if "Could not find endpoint" in str(err.response.get("Error", {}).get("Message", "")):
             return None
         raise
 
 
-def ensure_endpoint(clients: Clients, profile: Profile, clock: Clock, say: Callable[[str], None],
-                    timeout_s: float = 3600.0) -> None:
+def _variant(desc: dict[str, Any], variant: str) -> dict[str, Any] | None:
+    return next((v for v in desc.get("ProductionVariants") or [] if v.get("VariantName") == variant), None)
+
+
+def _sleep(clock: Clock) -> None:
+    time.sleep(min(10.0, 5.0 / clock.speed))
+
+
+def _wait(clients: Clients, profile: Profile, clock: Clock, timeout_s: float, done: Callable[[dict[str, Any]], bool],
+          what: str, say: Say) -> dict[str, Any]:
+    """Poll DescribeEndpoint until ``done`` (checked only while InService); endpoint-time timeout."""
+    name = profile.endpoint.name
+    deadline = clock.endpoint_ts() + timeout_s
+    announced = False
+    while True:
+        desc = _describe(clients, name)
+        status = None if desc is None else desc.get("EndpointStatus")
+        if desc is not None and status == "InService" and done(desc):
+            return desc
+        if status in ("Failed", "OutOfService", "Deleting", None):
+            reason = f" ({desc['FailureReason']})" if desc and desc.get("FailureReason") else ""
+            raise InfrastructureError(f"endpoint {name} is {status or 'gone'}{reason}; cannot load-test it")
+        if not announced:
+            say(f"waiting for endpoint {name}: {what} (now {_state(desc, profile.endpoint.variant)})")
+            announced = True
+        if clock.endpoint_ts() > deadline:
+            raise InfrastructureError(f"endpoint {name}: {what} did not happen within {timeout_s:.0f} s "
+                                      f"(now {_state(desc, profile.endpoint.variant)})")
+        _sleep(clock)
+
+
+def _state(desc: dict[str, Any], variant: str) -> str:
+    v = _variant(desc, variant)
+    if v is None:
+        return str(desc.get("EndpointStatus"))
+    return (f"{desc.get('EndpointStatus')}, {variant} {v.get('CurrentInstanceCount')} instance(s), "
+            f"desired {v.get('DesiredInstanceCount')}")
+
+
+def ensure_endpoint(clients: Clients, profile: Profile, clock: Clock, say: Say, timeout_s: float = 3600.0) -> None:
     """Create the endpoint if needed and allowed, then wait (endpoint time) until it is InService."""
     ep = profile.endpoint
     try:
-        status = _endpoint_status(clients, ep.name)
-        if status is None:
+        if _describe(clients, ep.name) is None:
             if not ep.create:
-                raise ConfigError(f"endpoint {ep.name!r} does not exist in {profile.region} and the profile "
-                                  "has endpoint.create: false")
-            say(f"creating endpoint {ep.name} ({ep.initial_instance_count} x {ep.instance_type})")
+                raise ConfigError(f"endpoint.name: endpoint {ep.name!r} does not exist in {profile.region} and the "
+                                  "profile has endpoint.create: false")
+            kind = "async endpoint" if ep.is_async else "endpoint"
+            say(f"creating {kind} {ep.name} ({ep.initial_instance_count} x {ep.instance_type})")
             model = ep.model_name or f"{ep.name}-model"
             container = {"Image": ep.image, **({"ModelDataUrl": ep.model_data_url} if ep.model_data_url else {})}
             try:
@@ -56,52 +337,152 @@ def ensure_endpoint(clients: Clients, profile: Profile, clock: Clock, say: Calla
                 if "already existing" not in _aws_error(err):
                     raise
             config = f"{ep.name}-config-{int(clock.endpoint_ts())}"
-            clients.sagemaker.create_endpoint_config(EndpointConfigName=config, ProductionVariants=[{
-                "VariantName": ep.variant, "ModelName": model, "InstanceType": ep.instance_type,
-                "InitialInstanceCount": ep.initial_instance_count, "InitialVariantWeight": 1.0}])
+            clients.sagemaker.create_endpoint_config(**endpoint_config_request(profile, config, model))
             clients.sagemaker.create_endpoint(EndpointName=ep.name, EndpointConfigName=config)
-        deadline = clock.endpoint_ts() + timeout_s
-        announced = False
-        while True:
-            status = _endpoint_status(clients, ep.name)
-            if status == "InService":
-                return
-            if status in ("Failed", "OutOfService", "Deleting", None):
-                raise InfrastructureError(f"endpoint {ep.name} is {status or 'gone'}; cannot load-test it")
-            if not announced:
-                say(f"waiting for endpoint {ep.name} to be InService (now {status})")
-                announced = True
-            if clock.endpoint_ts() > deadline:
-                raise InfrastructureError(f"endpoint {ep.name} still {status} after {timeout_s:.0f} s")
-            time.sleep(min(10.0, 5.0 / clock.speed))
+        desc = _wait(clients, profile, clock, timeout_s, lambda _d: True, "InService", say)
     except botocore.exceptions.ClientError as err:
         raise InfrastructureError(f"setting up endpoint {ep.name}: {_aws_error(err)}") from None
+    if _variant(desc, ep.variant) is None:
+        names = ", ".join(str(v.get("VariantName")) for v in desc.get("ProductionVariants") or [])
+        raise ConfigError(f"endpoint.variant: endpoint {ep.name} has no variant {ep.variant!r} (it has: {names})")
+    is_async = bool(desc.get("AsyncInferenceConfig"))
+    if is_async != ep.is_async:
+        actual = "an asynchronous" if is_async else "a real-time"
+        raise ConfigError(f"endpoint.type: the profile says {ep.type} but endpoint {ep.name} exists as {actual} "
+                          "endpoint")
 
 
-def apply_scaling(clients: Clients, profile: Profile, say: Callable[[str], None]) -> None:
-    """Register the scalable target and put every policy of the profile."""
+# --------------------------------------------------------------------------------------------------
+# Scaling
+
+
+def _paginate(client: Any, operation: str, key: str, **kwargs: Any) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for page in client.get_paginator(operation).paginate(**kwargs):
+        out.extend(page.get(key) or [])
+    return out
+
+
+def apply_scaling(clients: Clients, profile: Profile, say: Say) -> None:
+    """Register the scalable target, put every policy (and step-policy alarm) and ``schedule`` action of
+    the profile, and delete the policies and scheduled actions on the target that it does not name."""
     s = profile.scaling
     if not s.apply:
-        say("scaling.apply is false: using the scalable target and policies already in place")
+        say("scaling.apply is false: using the scalable target, policies and scheduled actions already in place"
+            + (" (the profile's relative `at` actions are not put either)" if any(a.at for a in s.scheduled_actions)
+               else ""))
         return
     rid = profile.resource_id
+    aas = clients.autoscaling
     try:
-        clients.autoscaling.register_scalable_target(
-            ServiceNamespace="sagemaker", ResourceId=rid, ScalableDimension=DIMENSION,
-            MinCapacity=s.min_capacity, MaxCapacity=s.max_capacity)
+        aas.register_scalable_target(**_target(profile), MinCapacity=s.min_capacity, MaxCapacity=s.max_capacity)
         say(f"registered {rid} min {s.min_capacity} max {s.max_capacity}")
+        _delete_stale_policies(clients, profile, say)
         for policy in s.policies:
-            resp = clients.autoscaling.put_scaling_policy(
-                PolicyName=policy.name, ServiceNamespace="sagemaker", ResourceId=rid, ScalableDimension=DIMENSION,
-                PolicyType="TargetTrackingScaling",
-                TargetTrackingScalingPolicyConfiguration={
-                    "TargetValue": policy.target_value,
-                    "PredefinedMetricSpecification": {"PredefinedMetricType": policy.metric},
-                    "ScaleOutCooldown": int(policy.scale_out_cooldown_s),
-                    "ScaleInCooldown": int(policy.scale_in_cooldown_s),
-                    "DisableScaleIn": policy.disable_scale_in,
-                })
-            say(f"policy {policy.name}: target {policy.target_value:g} on {policy.metric} "
-                f"({len(resp.get('Alarms', []))} managed alarms)")
+            if isinstance(policy, TargetTrackingPolicy):
+                resp = aas.put_scaling_policy(**target_tracking_request(policy, profile))
+                say(f"policy {policy.name}: {describe_policy(policy)} ({len(resp.get('Alarms', []))} managed alarms)")
+            else:
+                resp = aas.put_scaling_policy(**step_policy_request(policy, profile))
+                clients.cloudwatch.put_metric_alarm(**alarm_request(policy, profile, resp["PolicyARN"]))
+                say(f"policy {policy.name}: {describe_policy(policy)}")
+        _delete_stale_actions(clients, profile, say)
+        for action in s.scheduled_actions:
+            if action.schedule is not None:
+                aas.put_scheduled_action(**scheduled_action_request(action, profile))
+                say(f"scheduled action {action.name}: {describe_action(action)}")
+            else:
+                say(f"scheduled action {action.name}: {describe_action(action)} (put when the load starts)")
     except botocore.exceptions.ClientError as err:
-        raise InfrastructureError(f"applying the scaling policy to {rid}: {_aws_error(err)}") from None
+        raise InfrastructureError(f"applying the scaling setup to {rid}: {_aws_error(err)}") from None
+
+
+def _delete_stale_policies(clients: Clients, profile: Profile, say: Say) -> None:
+    wanted = {p.name for p in profile.scaling.policies}
+    existing = _paginate(clients.autoscaling, "describe_scaling_policies", "ScalingPolicies", **_target(profile))
+    for pol in existing:
+        name = pol["PolicyName"]
+        if name in wanted:
+            continue
+        clients.autoscaling.delete_scaling_policy(PolicyName=name, **_target(profile))
+        say(f"deleted policy {name} ({pol.get('PolicyType')}): the profile does not name it")
+        if pol.get("PolicyType") == "StepScaling":
+            _delete_own_alarms(clients, [a["AlarmName"] for a in pol.get("Alarms") or []], say)
+
+
+def _delete_own_alarms(clients: Clients, names: list[str], say: Say) -> None:
+    """Delete the alarms among ``names`` that scalecheck created (AlarmDescription); leave the others."""
+    if not names:
+        return
+    alarms = _paginate(clients.cloudwatch, "describe_alarms", "MetricAlarms", AlarmNames=names)
+    own = [a["AlarmName"] for a in alarms if str(a.get("AlarmDescription") or "").startswith(ALARM_MARK)]
+    if own:
+        clients.cloudwatch.delete_alarms(AlarmNames=own)
+        say(f"deleted alarm(s) {', '.join(own)} of the deleted policy")
+    others = sorted(set(names) - set(own))
+    if others:
+        say(f"left alarm(s) {', '.join(others)} in place (not created by scalecheck)")
+
+
+def _delete_stale_actions(clients: Clients, profile: Profile, say: Say) -> None:
+    """Delete scheduled actions the profile does not name, and earlier runs' instances of its relative
+    ``at`` actions (put again, at the right time, when the load starts)."""
+    keep = {a.name for a in profile.scaling.scheduled_actions if a.schedule is not None}
+    relative = {a.name for a in profile.scaling.scheduled_actions if a.at is not None}
+    existing = _paginate(clients.autoscaling, "describe_scheduled_actions", "ScheduledActions", **_target(profile))
+    for action in existing:
+        name = action["ScheduledActionName"]
+        if name in keep:
+            continue
+        clients.autoscaling.delete_scheduled_action(ScheduledActionName=name, **_target(profile))
+        if name not in relative:
+            say(f"deleted scheduled action {name} ({action.get('Schedule')}): the profile does not name it")
+
+
+def put_relative_action(clients: Clients, profile: Profile, action: ScheduledActionSpec, fire_ts: float) -> str:
+    """Put a relative ``at`` action to fire at ``fire_ts`` (endpoint time); returns its ``at(...)``."""
+    schedule = at_expression(fire_ts)
+    try:
+        clients.autoscaling.put_scheduled_action(**scheduled_action_request(action, profile, schedule))
+    except botocore.exceptions.ClientError as err:
+        raise InfrastructureError(f"putting scheduled action {action.name} ({schedule}) on {profile.resource_id}: "
+                                  f"{_aws_error(err)}") from None
+    return schedule
+
+
+def set_start_capacity(clients: Clients, profile: Profile, clock: Clock, say: Say, timeout_s: float = 3600.0) -> None:
+    """``scaling.start_capacity``: set the variant to that many instances and wait until it has them."""
+    want = profile.scaling.start_capacity
+    if want is None:
+        return
+    ep = profile.endpoint
+    try:
+        desc = _wait(clients, profile, clock, timeout_s, lambda _d: True, "InService", say)
+        variant = _variant(desc, ep.variant) or {}
+        if variant.get("DesiredInstanceCount") != want:
+            say(f"scaling.start_capacity: setting {ep.name}/{ep.variant} to {want} instance(s) "
+                f"(now {variant.get('CurrentInstanceCount')})")
+            clients.sagemaker.update_endpoint_weights_and_capacities(
+                EndpointName=ep.name, DesiredWeightsAndCapacities=[{"VariantName": ep.variant,
+                                                                     "DesiredInstanceCount": want}])
+
+        def reached(d: dict[str, Any]) -> bool:
+            return (_variant(d, ep.variant) or {}).get("CurrentInstanceCount") == want
+
+        _wait(clients, profile, clock, timeout_s, reached, f"{ep.variant} at {want} instance(s)", say)
+    except botocore.exceptions.ClientError as err:
+        raise InfrastructureError(f"scaling.start_capacity: setting {ep.name}/{ep.variant} to {want} instance(s): "
+                                  f"{_aws_error(err)}") from None
+    say(f"{ep.name}/{ep.variant} starts with {want} instance(s)")
+
+
+def prepare(clients: Clients, profile: Profile, clock: Clock, say: Say, *, local: bool,
+            timeout_s: float = 3600.0) -> None:
+    """Everything before the load: buckets, endpoint, scaling, start capacity (see the module docstring).
+
+    ``local``: the target is the emulator, where the async buckets are created; against AWS they are
+    only checked."""
+    ensure_buckets(clients, profile, say, local=local)
+    ensure_endpoint(clients, profile, clock, say, timeout_s)
+    apply_scaling(clients, profile, say)
+    set_start_capacity(clients, profile, clock, say, timeout_s)

@@ -14,8 +14,9 @@ from harness.autoscaling.params import ModelParams
 from harness.emulator.app import Emulator
 from harness.emulator.http import ServerHandle, start_in_thread
 
-# total_max_attempts counts the first try: no retries, so errors surface at once
-NO_RETRIES = botocore.config.Config(retries={"total_max_attempts": 1})
+# total_max_attempts counts the first try: no retries, so errors surface at once. S3 is addressed
+# path style (http://127.0.0.1:port/bucket/key), the only style the emulator serves.
+NO_RETRIES = botocore.config.Config(retries={"total_max_attempts": 1}, s3={"addressing_style": "path"})
 
 
 @contextmanager

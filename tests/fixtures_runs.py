@@ -7,11 +7,15 @@ instances after a 300 s provisioning delay, fifteen quiet minutes until AlarmLow
 activity to 1, and the verdicts the checks would give (scale-out and scale-in PASS, the error rate
 FAIL because the fixture loses ~3 % of requests). 23 minutes of endpoint time, minute-aligned.
 :func:`empty_aborted_run` is a run interrupted before any sample was written.
+
+The small builders at the end (:func:`endpoint_samples`, :func:`metric_points`, :func:`activity`,
+:func:`in_memory`) make literal timelines for the checks' table tests: times are plain endpoint
+seconds, usually with the load starting at 0.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +28,7 @@ from harness.record import (
     LatencyMs,
     LoadInterval,
     MetricPoint,
+    Recorded,
     RunEvent,
     RunFolder,
     RunInfo,
@@ -184,3 +189,71 @@ def empty_aborted_run(root: Path) -> RunFolder:
     return RunFolder.create(root, run_info(run_id="20261121T194000Z-aborted", status="aborted",
                                            status_reason="interrupted (SIGINT) before the load started",
                                            ended_ts=None, load_start_ts=None, load_end_ts=None, stages=[]))
+
+
+# --- literal timelines for the checks' table tests ------------------------------------------------
+
+Sample = tuple[float, int | None] | tuple[float, int | None, int | None]
+
+
+def endpoint_samples(*points: Sample, endpoint: str = "ep", variant: str = VARIANT) -> list[EndpointSample]:
+    """``(ts, current)`` or ``(ts, current, desired)`` → DescribeEndpoint samples (desired = current
+    unless given; a ``None`` count is a sample without one, as while the endpoint is Updating)."""
+    out = []
+    for ts, current, *rest in points:
+        desired = rest[0] if rest else current
+        out.append(EndpointSample(ts=ts, endpoint_name=endpoint, variant_name=variant,
+                                  status="InService" if current == desired and current is not None else "Updating",
+                                  current_instances=current, desired_instances=desired))
+    return out
+
+
+def every(start: float, stop: float, n: int, step: float = 30) -> list[tuple[float, int]]:
+    """``(ts, n)`` every ``step`` s over [start, stop]."""
+    out, ts = [], start
+    while ts <= stop:
+        out.append((ts, n))
+        ts += step
+    return out
+
+
+def metric_points(metric: str, values: Sequence[float | None], *, start: float = 0, period_s: int = 60,
+                  stat: str = "Maximum", dims: Mapping[str, str] | None = None,
+                  namespace: str = "AWS/SageMaker") -> list[MetricPoint]:
+    """One datapoint per period from ``start``; a ``None`` value leaves that period out (a gap).
+    Default dims: ``{"EndpointName": "ep"}``, as SageMaker publishes the async backlog metrics."""
+    dims = dict(dims) if dims is not None else {"EndpointName": "ep"}
+    return [MetricPoint(ts=start + k * period_s, namespace=namespace, metric=metric, dims=dims, stat=stat,
+                        period_s=period_s, value=float(v), observed_ts=start + (k + 3) * period_s)
+            for k, v in enumerate(values) if v is not None]
+
+
+def activity(start_ts: float, policy: str | None, to: int | None, *, status: str = "Successful",
+             cause: str | None = None, activity_id: str | None = None, end_ts: float | None = None,
+             status_message: str | None = None, resource_id: str = "endpoint/ep/variant/AllTraffic") -> Activity:
+    """A scaling activity as Application Auto Scaling words it: caused by ``policy``'s alarm
+    (or ``cause`` verbatim), setting the desired instance count ``to``."""
+    if cause is None:
+        cause = f"monitor alarm {policy}-alarm in state ALARM triggered policy {policy}"
+    return Activity(activity_id=activity_id or f"act-{start_ts:g}-{policy}", resource_id=resource_id,
+                    start_ts=start_ts, end_ts=end_ts, status_code=status,
+                    description="" if to is None else f"Setting desired instance count to {to}.",
+                    cause=cause, status_message=status_message, observed_ts=start_ts + 10)
+
+
+_UNSET: Any = object()
+
+
+def in_memory(*, endpoint: Sequence[Sample] = (), load: Sequence[LoadInterval] = (),
+              metrics: Sequence[MetricPoint] = (), activities: Sequence[Activity] = (),
+              load_start: float | None = 0, load_end: float | None = _UNSET, first_request: float | None = None,
+              ended: float | None = None, stages: Sequence[StageSpan] = ()) -> Recorded:
+    """A :class:`Recorded` run of endpoint ``ep`` whose load went from ``load_start`` to ``load_end``
+    (250 unless given; ``None``: not yet)."""
+    run = RunInfo(run_id="r", profile_name="t", profile={}, mode="local", speed=30, region="us-east-1",
+                  endpoint_name="ep", variant_name=VARIANT, started_ts=-60, load_start_ts=load_start,
+                  load_end_ts=250 if load_end is _UNSET else load_end, first_request_ts=first_request,
+                  ended_ts=ended, stages=list(stages))
+    return Recorded(path=Path("in-memory"), run=run, endpoint=endpoint_samples(*endpoint), load=list(load),
+                    metrics=sorted(metrics, key=lambda p: (p.metric, p.ts)),
+                    activities=sorted(activities, key=lambda a: a.start_ts))

@@ -31,6 +31,11 @@ if TYPE_CHECKING:
     from harness.autoscaling.world import World
 
 Policy = TargetTrackingPolicy | StepPolicy
+# per-instance metric -> (its total over the instances, statistic of the total; None = the alarm's)
+MEASURED_TOTALS: dict[str, tuple[str, str | None]] = {
+    "InvocationsPerInstance": ("Invocations", "Sum"),
+    "ApproximateBacklogSizePerInstance": ("ApproximateBacklogSize", None),
+}
 
 
 @dataclass(frozen=True)
@@ -130,17 +135,25 @@ class ActionsMixin:
                          cause=f"monitor alarm {vote.alarm_name} in state ALARM triggered policy {policy.name}")
 
     def _basis(self: World, alarm: Alarm, variant: Variant, target: ScalableTarget) -> int:
-        """The capacity the proportional formula multiplies (``ModelParams.capacity_basis``)."""
+        """The capacity the proportional formula multiplies (``ModelParams.capacity_basis``).
+
+        ``measured``: the instances the alarm's last datapoint was averaged over, = total / per-instance
+        of that period — Invocations (Sum) / InvocationsPerInstance, or ApproximateBacklogSize /
+        ApproximateBacklogSizePerInstance with the alarm's statistic (at 0 instances the per-instance
+        value is the whole backlog, so the ratio is 1: R7). Falls back to the InService instances.
+        """
         if self.params.capacity_basis == "desired":
             return target.desired
-        if self.params.capacity_basis == "measured" and alarm.last_value_ts is not None \
-                and alarm.metric.name == "InvocationsPerInstance":
-            invocations_key = alarm.metric._replace(name="Invocations")
+        total = MEASURED_TOTALS.get(alarm.metric.name)
+        if self.params.capacity_basis == "measured" and alarm.last_value_ts is not None and total is not None:
+            total_name, total_statistic = total
+            total_key = alarm.metric._replace(name=total_name)
             ts = alarm.last_value_ts
-            calls = self.metrics.datapoints(invocations_key, "Sum", alarm.period_s, ts, ts + 1, self.now)
+            totals = self.metrics.datapoints(total_key, total_statistic or alarm.statistic, alarm.period_s, ts,
+                                             ts + 1, self.now)
             per_instance = alarm.last_value or 0.0
-            if calls and per_instance > 0:
-                return max(1, round(calls[0][1] / per_instance))
+            if totals and per_instance > 0:
+                return max(1, round(totals[0][1] / per_instance))
         return variant.current
 
     # ------------------------------------------------------------------------ user alarms

@@ -36,9 +36,49 @@ class Variant:
     inflight: int = 0
 
 
+@dataclass(frozen=True)
+class AsyncConfig:
+    """The part of an endpoint config's AsyncInferenceConfig the model uses (aws-semantics §6, S10).
+
+    ``max_concurrent_per_instance`` is ClientConfig.MaxConcurrentInvocationsPerInstance (1-1000);
+    None means "SageMaker chooses" — ``ModelParams.async_default_max_concurrent`` (UNCONFIRMED).
+    """
+
+    max_concurrent_per_instance: int | None = None
+
+    def __post_init__(self) -> None:
+        n = self.max_concurrent_per_instance
+        if n is not None and not 1 <= n <= 1000:
+            raise WorldError("ValidationException",
+                             f"MaxConcurrentInvocationsPerInstance must be between 1 and 1000; got {n}")
+
+
+@dataclass(frozen=True)
+class AsyncResult:
+    """The outcome of one InvokeEndpointAsync request (what the emulator writes to S3 and notifies).
+
+    ``status`` is Completed, Failed (processing exceeded InvocationTimeoutSeconds) or Expired (its
+    RequestTTLSeconds passed while it was queued, so it was never dispatched: ``start_ts`` is None).
+    ``message`` is the failure reason, "" on success.
+    """
+
+    inference_id: str
+    endpoint: str
+    variant: str
+    status: Literal["Completed", "Failed", "Expired"]
+    arrival_ts: float
+    start_ts: float | None
+    done_ts: float
+    input_location: str
+    output_location: str
+    failure_location: str
+    message: str = ""
+
+
 @dataclass
 class Endpoint:
-    """One real-time endpoint. ``ready_ts`` is when the running Creating/Updating completes."""
+    """One endpoint. ``ready_ts`` is when the running Creating/Updating completes; ``async_config`` is
+    None for a real-time endpoint (an async endpoint accepts only async invocations, §6 [S15-async])."""
 
     name: str
     arn: str
@@ -49,6 +89,7 @@ class Endpoint:
     variants: dict[str, Variant]
     ready_ts: float | None = None
     failure_reason: str | None = None
+    async_config: AsyncConfig | None = None
 
 
 @dataclass

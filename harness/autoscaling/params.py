@@ -63,3 +63,22 @@ class ModelParams(BaseModel):
     invocation_timeout_s: float = Field(
         60.0, gt=0, description="The container must answer within 60 s, else ModelError 424 [S9, S22].")
     seed: int = Field(0, description="Seed of the latency jitter, for reproducible runs.")
+
+    # --- asynchronous endpoints (aws-semantics §6) -------------------------------------------
+    async_default_max_concurrent: int = Field(
+        4, ge=1, le=1000, description="Concurrent requests per instance of an async endpoint whose "
+        "ClientConfig.MaxConcurrentInvocationsPerInstance is unset (\"SageMaker chooses\" [S10]). UNCONFIRMED.")
+    async_processing_s: float = Field(
+        10.0, ge=0, description="Processing time of one async request on its instance (endpoint time), "
+        "before the latency_jitter rule. UNCONFIRMED (depends on the model; up to 1 h allowed [S15-async]).")
+    async_metric_sample_s: int = Field(
+        10, ge=1, description="How often the EndpointName-level backlog metrics (ApproximateBacklogSize, "
+        "...PerInstance, ApproximateAgeOfOldestRequest, HasBacklogWithoutCapacity) are sampled; each "
+        "sampling instant adds one sample to the current period. UNCONFIRMED.")
+    backlog_per_instance_at_zero: Literal["backlog", "zero", "absent"] = Field(
+        "backlog", description="ApproximateBacklogSizePerInstance at 0 instances: the whole backlog as if one "
+        "instance (`backlog`, makes 'scale up from zero only once the backlog exceeds the target' "
+        "[S15-async-as] true), 0 (`zero`), or no sample (`absent`). UNCONFIRMED.")
+    async_time_unit: Literal["Milliseconds", "Microseconds"] = Field(
+        "Milliseconds", description="Unit of TimeInBacklog and TotalProcessingTime: milliseconds per the 2023 "
+        "docs, microseconds per another version [S15-asyncmon]. UNCONFIRMED.")

@@ -12,6 +12,11 @@ All functions are pure; ``now`` and capacities are arguments. Rules and their so
   and removing capacity would not push the metric above target (AutoScalingAnticipatedFlapping) [S29].
 - R5 a scale-out during a scale-in cooldown proceeds at once and ends that cooldown [S1, S14].
 - R6 DisableScaleIn: the policy never scales in [S8].
+- R7 scale from zero: a basis of 0 instances counts as 1 — a metric measured at zero instances
+  already stands for the whole load (``ModelParams.backlog_per_instance_at_zero`` = ``backlog`` for
+  ApproximateBacklogSizePerInstance), so with target 5 a backlog of 6 gives ceil(1 x 6 / 5) = 2, and a
+  backlog of 4 never scales out ("scale up from zero only once the backlog exceeds the target",
+  aws-semantics §6 [S15-async-as]). DERIVED; scale-in to 0 needs only MinCapacity 0 and metric 0.
 """
 
 from __future__ import annotations
@@ -24,11 +29,16 @@ _EPS = 1e-9
 
 
 def proportional_capacity(basis: int, metric: float, target: float, min_c: int, max_c: int) -> int:
-    """R1: capacity that brings ``metric`` to ``target``, clamped to [min_c, max_c]."""
+    """R1, R7: capacity that brings ``metric`` to ``target``, clamped to [min_c, max_c]."""
     if target <= 0:
         raise ValueError("target must be positive")
-    raw = math.ceil(basis * metric / target - _EPS) if metric > 0 else 0
+    raw = math.ceil(effective_basis(basis) * metric / target - _EPS) if metric > 0 else 0
     return max(min_c, min(max_c, raw))
+
+
+def effective_basis(basis: int) -> int:
+    """R7: the capacity the formula multiplies; 0 instances count as 1."""
+    return max(basis, 1)
 
 
 @dataclass
@@ -81,7 +91,7 @@ def on_alarm_low(*, now: float, basis: int, desired: int, metric: float, target:
         return Decision("none", desired, "AlreadyAtMinCapacity")
     # With the ceil formula, new >= desired means removing even one instance would push the metric
     # above target: that is the flapping case [S29], not "already at desired".
-    if new >= desired or (new > 0 and basis * metric / new > target + _EPS):
+    if new >= desired or (new > 0 and effective_basis(basis) * metric / new > target + _EPS):
         return Decision("none", desired, "AutoScalingAnticipatedFlapping")
     return Decision("scale_in", new)
 

@@ -3,7 +3,11 @@
 A mixin of :class:`harness.autoscaling.world.World` (it uses the world's endpoints, alarms, clock and
 activity log). PutScalingPolicy creates the two managed alarms with their AWS names and settings
 (aws-semantics §1): ``TargetTracking-<ResourceId>-AlarmHigh-<uuid>`` (> target, 3 of 3 one-minute
-datapoints) and ``…-AlarmLow-<uuid>`` (< 0.9 x target, 15 of 15).
+datapoints) and ``…-AlarmLow-<uuid>`` (< 0.9 x target, 15 of 15). They watch the predefined
+SageMakerVariantInvocationsPerInstance (InvocationsPerInstance of the variant, statistic
+``ModelParams.alarm_statistic``) or a CustomizedMetricSpecification's metric with its Statistic [S8]
+(for async endpoints: ApproximateBacklogSizePerInstance, Average, EndpointName [S15-async-as]).
+The metric-math form (``Metrics``) is refused: this emulator does not evaluate metric math.
 """
 
 from __future__ import annotations
@@ -26,6 +30,41 @@ if TYPE_CHECKING:
     from harness.autoscaling.world import World
 
 SUPPORTED_PREDEFINED = {"SageMakerVariantInvocationsPerInstance": "InvocationsPerInstance"}
+CUSTOM_STATISTICS = ("Average", "Minimum", "Maximum", "SampleCount", "Sum")  # MetricStatistic [S8]
+
+
+def _invalid(message: str) -> WorldError:
+    return WorldError("ValidationException", message)
+
+
+def tracked_metric(configuration: dict[str, Any], resource_id: str,
+                   predefined_statistic: str) -> tuple[MetricKey, str, str | None]:
+    """The metric key, statistic and unit the managed alarms of a TargetTrackingScalingPolicyConfiguration
+    watch; a ValidationException for a form the model does not support."""
+    predefined = configuration.get("PredefinedMetricSpecification")
+    custom = configuration.get("CustomizedMetricSpecification")
+    if predefined is not None and custom is not None:
+        raise _invalid("Only one of PredefinedMetricSpecification and CustomizedMetricSpecification may be "
+                       "specified.")
+    if custom is not None:
+        if custom.get("Metrics"):
+            raise _invalid("Metric math (CustomizedMetricSpecification.Metrics) in target tracking is not "
+                           "supported by this emulator; use MetricName, Namespace, Dimensions and Statistic.")
+        missing = [f for f in ("MetricName", "Namespace", "Statistic") if not custom.get(f)]
+        if missing:
+            raise _invalid(f"CustomizedMetricSpecification requires {', '.join(missing)}.")
+        statistic = custom["Statistic"]
+        if statistic not in CUSTOM_STATISTICS:
+            raise _invalid(f"Unsupported Statistic {statistic!r}; supported: {', '.join(CUSTOM_STATISTICS)}")
+        dims = tuple(sorted((d["Name"], d["Value"]) for d in custom.get("Dimensions") or []))
+        return MetricKey(custom["Namespace"], custom["MetricName"], dims), statistic, custom.get("Unit")
+    kind = (predefined or {}).get("PredefinedMetricType")
+    if kind not in SUPPORTED_PREDEFINED:
+        raise _invalid(f"Unsupported metric for this emulator: {kind or 'none given'}; supported: "
+                       f"{', '.join(SUPPORTED_PREDEFINED)} or a CustomizedMetricSpecification")
+    ep_name, v_name = parse_resource_id(resource_id)
+    key = MetricKey.of("AWS/SageMaker", SUPPORTED_PREDEFINED[kind], EndpointName=ep_name, VariantName=v_name)
+    return key, predefined_statistic, None
 
 
 class TargetsMixin:
@@ -107,14 +146,12 @@ class TargetsMixin:
         """PutScalingPolicy (TargetTrackingScaling): create or replace, with its two managed alarms."""
         self.advance(now)
         self.target(namespace, resource_id, dimension)
-        predefined = (configuration.get("PredefinedMetricSpecification") or {}).get("PredefinedMetricType")
-        if predefined not in SUPPORTED_PREDEFINED:
-            raise WorldError("ValidationException",
-                             f"Unsupported metric for this emulator: {predefined or 'CustomizedMetricSpecification'}; "
-                             f"supported: {', '.join(SUPPORTED_PREDEFINED)}")
+        key, statistic, unit = tracked_metric(configuration, resource_id, self.params.alarm_statistic)
+        if configuration.get("TargetValue") is None:
+            raise _invalid("TargetValue is required.")
         target_value = float(configuration["TargetValue"])
         if target_value <= 0:
-            raise WorldError("ValidationException", "TargetValue must be greater than 0")
+            raise _invalid("TargetValue must be greater than 0")
         existing = next((p for p in self.policies.values()
                          if p.name == name and p.resource_id == resource_id), None)
         if existing is not None:
@@ -122,21 +159,18 @@ class TargetsMixin:
         policy_id = self._uuid()
         arn = (f"arn:aws:autoscaling:{self.region}:{self.account}:scalingPolicy:{policy_id}:resource/"
                f"{namespace}/{resource_id}:policyName/{name}")
-        ep_name, v_name = parse_resource_id(resource_id)
-        key = MetricKey.of("AWS/SageMaker", SUPPORTED_PREDEFINED[predefined], EndpointName=ep_name,
-                           VariantName=v_name)
         # Real managed alarms end with ":createdBy/<uuid>" (aws-semantics §1, S25); uuid5 of the ARN keeps
         # it deterministic without drawing from the seeded rng (which also drives latency jitter).
         created_by = uuid.uuid5(uuid.NAMESPACE_URL, arn)
         description = f"DO NOT EDIT OR DELETE. For TargetTrackingScaling policy {arn}:createdBy/{created_by}."
         high = Alarm(name=f"TargetTracking-{resource_id}-AlarmHigh-{self._uuid()}", arn="", metric=key,
-                     statistic=self.params.alarm_statistic, period_s=self.params.metric_period_s,
+                     statistic=statistic, unit=unit, period_s=self.params.metric_period_s,
                      evaluation_periods=self.params.alarm_high_datapoints,
                      datapoints_to_alarm=self.params.alarm_high_datapoints, threshold=target_value,
                      comparison="GreaterThanThreshold", actions=[arn], description=description,
                      state_updated_ts=now, created_ts=now)
         low = Alarm(name=f"TargetTracking-{resource_id}-AlarmLow-{self._uuid()}", arn="", metric=key,
-                    statistic=self.params.alarm_statistic, period_s=self.params.metric_period_s,
+                    statistic=statistic, unit=unit, period_s=self.params.metric_period_s,
                     evaluation_periods=self.params.alarm_low_datapoints,
                     datapoints_to_alarm=self.params.alarm_low_datapoints,
                     threshold=round(target_value * self.params.alarm_low_ratio, 10),

@@ -3,8 +3,10 @@
 :class:`World` is pure and single-threaded: every method takes ``now`` (endpoint time) and first
 advances the model to it, processing due events in time order — instance provisioning completing,
 metric periods closing (zeros emitted for idle variants), alarms evaluating once per period at the
-moment a new period becomes visible, alarm actions, and Application Auto Scaling applying the
-desired capacity through UpdateEndpointWeightsAndCapacities once the endpoint is not Updating.
+moment a new period becomes visible, alarm actions, Application Auto Scaling applying the
+desired capacity through UpdateEndpointWeightsAndCapacities once the endpoint is not Updating, and
+for asynchronous endpoints request completions, expiries and backlog-metric samples
+(:mod:`harness.autoscaling.asynchronous`).
 The emulator wraps it in a lock and drives it with a sped-up clock; the simulator drives it in
 virtual time. Rules are cited in policy.py, alarms.py and physics.py.
 """
@@ -17,9 +19,11 @@ import uuid
 
 from harness.autoscaling.actions import ActionsMixin, Policy
 from harness.autoscaling.alarms import Alarm
+from harness.autoscaling.asynchronous import ASYNC_IDLE_ZERO_METRICS, AsyncMixin
 from harness.autoscaling.entities import (
     DIMENSION,
     ActivityRecord,
+    AsyncConfig,
     Endpoint,
     ScalableTarget,
     TruthEvent,
@@ -38,7 +42,7 @@ IDLE_ZERO_METRICS = ("Invocations", "InvocationsPerInstance", "Invocation4XXErro
                      "InvocationModelErrors")
 
 
-class World(TargetsMixin, ScheduledMixin, ActionsMixin):
+class World(TargetsMixin, ScheduledMixin, ActionsMixin, AsyncMixin):
     """SageMaker + Application Auto Scaling + CloudWatch state, advanced in endpoint time."""
 
     def __init__(self, params: ModelParams | None = None, *, start_ts: float, region: str = "us-east-1",
@@ -61,6 +65,7 @@ class World(TargetsMixin, ScheduledMixin, ActionsMixin):
         phase = self.params.metric_publish_lag_s % period
         first_eval = math.floor(start_ts / period) * period + phase
         self._next_eval = first_eval if first_eval > start_ts else first_eval + period
+        self._init_async()
 
     # ----------------------------------------------------------------------------------- time
     def advance(self, now: float) -> None:
@@ -71,7 +76,8 @@ class World(TargetsMixin, ScheduledMixin, ActionsMixin):
             t_ready = min((e.ready_ts for e in self.endpoints.values() if e.ready_ts is not None),
                           default=math.inf)
             t_sched = self._next_scheduled_ts()
-            t = min(t_ready, self._next_close, self._next_eval, t_sched)
+            t_async = self._next_async_event_ts() if self._async_events else math.inf
+            t = min(t_ready, self._next_close, self._next_eval, t_sched, t_async, self._next_sample)
             if t > now:
                 break
             self.now = t
@@ -84,6 +90,12 @@ class World(TargetsMixin, ScheduledMixin, ActionsMixin):
                 self._complete_endpoint_changes(t)
             elif t == t_sched:
                 self._run_scheduled(t)
+            elif t == t_async:  # async completions and expiries change no capacity: nothing to actuate
+                self._async_event(t)
+                continue
+            elif t == self._next_sample:
+                self._sample_async(t)
+                continue
             else:
                 self._evaluate_alarms(t)
                 self._next_eval += self.params.metric_period_s
@@ -105,8 +117,12 @@ class World(TargetsMixin, ScheduledMixin, ActionsMixin):
                              f'Could not find endpoint "{self.arn("sagemaker", "endpoint/" + name.lower())}".')
         return ep
 
-    def create_endpoint(self, name: str, config_name: str, variants: list[Variant], now: float) -> Endpoint:
-        """CreateEndpoint: Creating until ``endpoint_create_delay_s`` has passed, then InService."""
+    def create_endpoint(self, name: str, config_name: str, variants: list[Variant], now: float,
+                        async_config: AsyncConfig | None = None) -> Endpoint:
+        """CreateEndpoint: Creating until ``endpoint_create_delay_s`` has passed, then InService.
+
+        With ``async_config`` the endpoint is asynchronous (aws-semantics §6, :mod:`.asynchronous`).
+        """
         self.advance(now)
         if name in self.endpoints:
             arn = self.arn("sagemaker", "endpoint/" + name.lower())
@@ -115,8 +131,11 @@ class World(TargetsMixin, ScheduledMixin, ActionsMixin):
             v.current = 0
         ep = Endpoint(name=name, arn=self.arn("sagemaker", f"endpoint/{name.lower()}"), config_name=config_name,
                       status="Creating", created_ts=now, modified_ts=now,
-                      variants={v.name: v for v in variants}, ready_ts=now + self.params.endpoint_create_delay_s)
+                      variants={v.name: v for v in variants}, ready_ts=now + self.params.endpoint_create_delay_s,
+                      async_config=async_config)
         self.endpoints[name] = ep
+        if async_config is not None:
+            self._start_async(ep, now)
         self.log(now, "endpoint_status", endpoint=name, status="Creating")
         return ep
 
@@ -124,12 +143,23 @@ class World(TargetsMixin, ScheduledMixin, ActionsMixin):
         self.advance(now)
         self.endpoint(name)
         del self.endpoints[name]
+        self._drop_async(name)
         self.log(now, "endpoint_status", endpoint=name, status="Deleted")
 
     def update_capacities(self, name: str, desired: dict[str, int], now: float) -> Endpoint:
-        """UpdateEndpointWeightsAndCapacities: Updating until the instances are added or removed."""
+        """UpdateEndpointWeightsAndCapacities: Updating until the instances are added or removed.
+
+        A registered variant's scalable target takes the new count as its desired capacity:
+        Application Auto Scaling reads the resource's capacity (aws-semantics §1: it applies its own
+        decisions through this same call), so it does not push the variant back to its old desired.
+        """
         self.advance(now)
-        return self._apply_capacities(name, desired, now)
+        ep = self._apply_capacities(name, desired, now)
+        for vname, count in desired.items():
+            target = self.targets.get(f"endpoint/{name}/variant/{vname}")
+            if target is not None:
+                target.desired = count
+        return ep
 
     def _apply_capacities(self, name: str, desired: dict[str, int], now: float) -> Endpoint:
         ep = self.endpoint(name)
@@ -161,6 +191,8 @@ class World(TargetsMixin, ScheduledMixin, ActionsMixin):
             for v in ep.variants.values():
                 v.current = v.desired
             self._log_capacity(ep, t)
+            if ep.async_config is not None:
+                self._dispatch_endpoint(ep, t)  # new instances take queued requests at once
             self._settle_activities(t)
 
     def _log_capacity(self, ep: Endpoint, t: float) -> None:
@@ -175,6 +207,9 @@ class World(TargetsMixin, ScheduledMixin, ActionsMixin):
         ep = self.endpoints.get(name)
         if ep is None or ep.status not in ("InService", "Updating"):
             raise WorldError("ValidationError", f"Endpoint {name} of account {self.account} not found.")
+        if ep.async_config is not None:  # §6 [S15-async]: async only; wording UNCONFIRMED
+            raise WorldError("ValidationError", f"Endpoint {name} of account {self.account} is an "
+                             "asynchronous endpoint: use InvokeEndpointAsync.")
         variant = self._pick_variant(ep, target_variant)
         admission = admit(inflight=variant.inflight, instances=variant.current, params=self.params,
                           rng=self.rng, endpoint=name)
@@ -224,8 +259,9 @@ class World(TargetsMixin, ScheduledMixin, ActionsMixin):
         for ep in self.endpoints.values():
             if ep.status not in ("InService", "Updating"):
                 continue
+            idle_zero = IDLE_ZERO_METRICS if ep.async_config is None else ASYNC_IDLE_ZERO_METRICS
             for v in ep.variants.values():
-                for metric in IDLE_ZERO_METRICS:
+                for metric in idle_zero:
                     key = MetricKey.of(NAMESPACE, metric, EndpointName=ep.name, VariantName=v.name)
                     self.metrics.emit_zero(key, bucket)
 
@@ -279,4 +315,4 @@ class World(TargetsMixin, ScheduledMixin, ActionsMixin):
             self.log(t, "activity", activity_id=act.activity_id, status=act.status_code)
 
 
-__all__ = ["World", "WorldError", "Variant", "DIMENSION", "NAMESPACE"]
+__all__ = ["World", "WorldError", "Variant", "AsyncConfig", "DIMENSION", "NAMESPACE"]

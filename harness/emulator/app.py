@@ -1,9 +1,15 @@
 """The emulator application: one :class:`World` on a sped-up clock, behind the AWS protocol router.
 
+Services: SageMaker, SageMaker Runtime (InvokeEndpoint, InvokeEndpointAsync), Application Auto
+Scaling, CloudWatch and S3 (an in-memory :class:`~harness.emulator.s3.ObjectStore`, where
+asynchronous inputs are read and results written).
+
 Endpoint time starts at the wall time the emulator starts and runs ``speed`` times faster
 (DESIGN.md "Time"); every timestamp it returns is endpoint time. A background ticker advances the
 model so alarms fire and instances come InService without traffic; every request also advances it
-first. All model access goes through one lock: the model is single-threaded.
+first. All model access goes through one lock: the model is single-threaded. After each advance the
+asynchronous requests the model finished are taken from it (under the lock) and their result objects
+written to S3 (outside it; ``runtime.write_async_results``).
 
 Non-AWS routes (``/_emulator/...``, unsigned) expose the clock and the ground-truth log.
 """
@@ -61,7 +67,7 @@ def to_epoch(value: Any) -> float:
 
 
 class Emulator:
-    """SageMaker + SageMaker Runtime + Application Auto Scaling + CloudWatch, emulated."""
+    """SageMaker + SageMaker Runtime + Application Auto Scaling + CloudWatch + S3, emulated."""
 
     def __init__(self, params: ModelParams | None = None, *, speed: float = 1.0,
                  credentials: dict[str, str] | None = None, region: str = "us-east-1",
@@ -73,12 +79,17 @@ class Emulator:
         self.router = Router(DEFAULT_CREDENTIALS if credentials is None else credentials)
         self.models: dict[str, dict[str, Any]] = {}
         self.endpoint_configs: dict[str, dict[str, Any]] = {}
+        from harness.emulator import aas, cloudwatch, runtime, s3, sagemaker
+
+        self.s3 = s3.ObjectStore()
+        # InvokeEndpointAsync details the model does not keep (Accept), by inference id, until written
+        self.async_requests: dict[str, dict[str, Any]] = {}
+        # Results that could not be written (missing bucket...): (inference id, S3 URI, reason)
+        self.async_write_failures: list[tuple[str, str, str]] = []
         self._tick_s = tick_s
         self._stop = threading.Event()
         self._ticker: threading.Thread | None = None
-        from harness.emulator import aas, cloudwatch, runtime, sagemaker
-
-        for module in (sagemaker, runtime, aas, cloudwatch):
+        for module in (sagemaker, runtime, aas, cloudwatch, s3):
             module.register(self)
         self.router.register_raw("GET", "/_emulator/health", lambda _params: (200, {"ok": True}))
         self.router.register_raw("GET", "/_emulator/clock", self._clock_route)
@@ -97,10 +108,15 @@ class Emulator:
         return self.clock.now()
 
     def advance(self) -> float:
-        """Advance the model to now; returns now."""
+        """Advance the model to now and write the asynchronous results it produced; returns now."""
         now = self.clock.now()
         with self.lock:
             self.world.advance(now)
+            results = self.world.drain_async_results()
+        if results:
+            from harness.emulator.runtime import write_async_results
+
+            write_async_results(self, results)
         return now
 
     def start_ticker(self) -> None:

@@ -4,8 +4,11 @@
 and returns a ``ServerHandle`` whose ``stop()`` closes the listener and every open connection.
 ``serve_forever(router)`` blocks on 127.0.0.1:4566 (LocalStack's port) until interrupted.
 
-Contract: HTTP/1.1 with keep-alive; request bodies framed by Content-Length or chunked transfer
-encoding (trailers ignored); any method is passed through to the router. Each connection has its
+Contract: HTTP/1.1 with keep-alive and ``Expect: 100-continue`` (botocore sends it with S3
+PutObject); request bodies framed by Content-Length or chunked transfer encoding (HTTP trailers
+ignored; S3's aws-chunked encoding inside the body is the router's business); any method is passed
+through to the router. The response's Content-Length is the body's, except for HEAD, where the
+router's Content-Length header (the size a GET would return) is kept. Each connection has its
 own daemon thread, so a handler that sleeps (the runtime models latency that way) blocks only its
 own request. Per-request logging goes to the ``harness.emulator.http`` logger at DEBUG level;
 a client that disconnects mid-response is not an error.
@@ -143,11 +146,19 @@ class _RequestHandler(BaseHTTPRequestHandler):
         except Exception:  # Router.handle promises not to raise; never drop the connection silently
             logger.exception("router failed on %s %s", self.command, self.path)
             status, out_headers, out_body = 500, [("Content-Type", "text/plain")], b"internal error"
+        # The body's length, except that a HEAD answer may state the length a GET would have (S3's
+        # HeadObject does); a 204 has no Content-Length at all.
+        length = str(len(out_body))
+        for name, value in out_headers:
+            if name.lower() == "content-length" and self.command == "HEAD":
+                length = value
         try:
             self.send_response(status)
             for name, value in out_headers:
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(out_body)))
+                if name.lower() != "content-length":
+                    self.send_header(name, value)
+            if status != 204:
+                self.send_header("Content-Length", length)
             self.end_headers()
             if self.command != "HEAD":
                 self.wfile.write(out_body)

@@ -8,27 +8,40 @@ pinned botocore's service models:
     cloudwatch                           JSON 1.0   X-Amz-Target: GraniteServiceVersion20100801.<Op>
                                          or smithy-rpc-v2-cbor  POST /service/<prefix>/operation/<Op>
     sagemaker-runtime                    REST-JSON  POST /endpoints/{EndpointName}/invocations, ...
+    s3                                   REST-XML, path style (/bucket/key), chosen by the SigV4
+                                         credential scope's service (``.../s3/aws4_request``)
     /_emulator/...                       plain JSON, unsigned (see ``Router.register_raw``)
+
+S3 paths cannot be told from SageMaker Runtime paths (``/endpoints/x/invocations`` is also a bucket
+and a key), so a request goes to S3 exactly when its ``Authorization`` header is scoped to ``s3``.
+Among S3 operations sharing a method and path, the one whose required query keys (``?list-type=2``,
+``?tagging``) the request carries, most specific first, wins. Presigned (query-string) URLs are not
+supported.
 
 Contract of ``Router.handle`` (never raises, never leaks a traceback):
 
-1. SigV4 is verified against the configured credentials (``sigv4.py``); failures are 403s.
+1. SigV4 is verified against the configured credentials (``sigv4.py``); failures are 403s. For S3
+   the canonical URI is encoded once, ``x-amz-content-sha256`` is required and checked, aws-chunked
+   bodies are decoded (their trailing headers, e.g. ``x-amz-checksum-crc32``, join the request
+   headers), and the codes are S3's: ``SignatureDoesNotMatch``, ``InvalidAccessKeyId``, ...
 2. Unknown operations -> ``UnknownOperationException`` (400; 404 for REST paths); an operation
    the model knows but no handler was registered for gets the same code, saying so.
 3. Undecodable bodies -> ``SerializationException``. Input is then converted to Python
    (timestamps -> tz-aware UTC ``datetime``, blobs -> ``bytes``, doubles -> ``float``; members
    the model does not know and nulls are dropped) and checked with botocore's ``ParamValidator``;
    violations -> ``ValidationException`` (``ValidationError`` where the model names it so, as in
-   sagemaker-runtime) whose message names the field. Handlers can trust required members and types,
+   sagemaker-runtime; ``InvalidArgument`` for S3, whose bad XML is ``MalformedXML``) whose message
+   names the field. Handlers can trust required members and types,
    not enums, patterns or max lengths.
 4. ``AwsError`` from a handler -> that error in the protocol's shape, its ``fields`` serialized
    through the modeled error shape when there is one (so botocore surfaces them on ``response``).
    CloudWatch is awsQueryCompatible: ``code`` may be the query code (``ResourceNotFound``) or the
-   shape name; botocore reports the query code, as with real CloudWatch.
+   shape name; botocore reports the query code, as with real CloudWatch. S3 errors are XML
+   ``<Error><Code/><Message/>...fields...<RequestId/><HostId/></Error>``; answers to HEAD have no body.
 5. Any other exception (also while serializing the handler's output, e.g. an unknown output
    member) is logged here and answered as ``InternalFailure`` 500 with a generic message.
 
-Every response carries ``x-amzn-RequestId``.
+Every response carries ``x-amzn-RequestId``; S3 responses also ``x-amz-request-id`` and ``x-amz-id-2``.
 """
 
 from __future__ import annotations
@@ -47,12 +60,12 @@ import botocore.session
 from botocore.model import OperationModel, ServiceModel, Shape, StructureShape
 from botocore.validate import ParamValidator
 
-from harness.emulator import wire
+from harness.emulator import restxml, wire
 from harness.emulator.sigv4 import SignatureError, SigV4Verifier
 
 logger = logging.getLogger(__name__)
 
-SERVICES = ("sagemaker", "sagemaker-runtime", "application-autoscaling", "cloudwatch")
+SERVICES = ("sagemaker", "sagemaker-runtime", "application-autoscaling", "cloudwatch", "s3")
 INTERNAL_MESSAGE = "We encountered an internal error. Please try again."
 Response = tuple[int, list[tuple[str, str]], bytes]
 
@@ -74,7 +87,7 @@ class AwsError(Exception):
 class Call:
     """One authenticated, decoded and validated AWS API call."""
 
-    service: str  # 'sagemaker' | 'sagemaker-runtime' | 'application-autoscaling' | 'cloudwatch'
+    service: str  # 'sagemaker' | 'sagemaker-runtime' | 'application-autoscaling' | 'cloudwatch' | 's3'
     operation: str  # botocore operation name, e.g. 'DescribeEndpoint'
     # Input members by botocore name; timestamps as tz-aware UTC datetime; blobs as bytes.
     params: dict[str, Any]
@@ -94,10 +107,31 @@ RawHandler = Callable[[dict[str, Any]], tuple[int, Any]]
 class _Route:
     """Where a request goes: the wire format always, the service/operation when recognised."""
 
-    wire: str  # 'json' | 'cbor' | 'rest-json'
+    wire: str  # 'json' | 'cbor' | 'rest-json' | 'rest-xml'
     service: str | None = None
     operation: str | None = None
     labels: Mapping[str, str] | None = None  # REST URI labels, still percent-encoded
+    method: str = ""
+
+
+@dataclass(frozen=True)
+class _RestRoute:
+    method: str
+    pattern: re.Pattern[str]
+    # query keys the requestUri or a required member demands (value None: any value)
+    query: Mapping[str, str | None]
+    # required header members (lower case): PUT /b/k with x-amz-copy-source is CopyObject
+    headers: tuple[str, ...]
+    service: str
+    operation: str
+
+    @property
+    def specificity(self) -> int:
+        return len(self.query) + len(self.headers)
+
+    def accepts(self, method: str, keys: Mapping[str, list[str]], headers: Mapping[str, str]) -> bool:
+        return (self.method == method and all(name in headers for name in self.headers)
+                and all(name in keys and (value is None or value in keys[name]) for name, value in self.query.items()))
 
 
 @cache
@@ -121,6 +155,7 @@ class Router:
         self._json_targets: dict[str, str] = {}
         self._cbor_targets: dict[str, str] = {}
         self._rest_routes: list[tuple[str, re.Pattern[str], str, str]] = []
+        self._xml_routes: list[_RestRoute] = []
         self._validator = ParamValidator()
         for name, model in self._models.items():
             protocols = model.metadata.get("protocols") or [model.protocol]
@@ -134,8 +169,15 @@ class Router:
                     http = model.operation_model(op).http
                     pattern = _uri_pattern(http["requestUri"])
                     self._rest_routes.append((http["method"], pattern, name, op))
-        # S3 (rest-xml, path style) will resolve here too: add its routes after the REST-JSON ones,
-        # give _Route a 'rest-xml' wire and teach wire.py its body and error shapes.
+            if "rest-xml" in protocols:
+                for op in model.operation_names:
+                    op_model = model.operation_model(op)
+                    uri = op_model.http["requestUri"]
+                    query = {**_required_query(op_model), **_uri_query(uri)}
+                    self._xml_routes.append(_RestRoute(op_model.http["method"], _uri_pattern(uri), query,
+                                                       _required_members(op_model, "header"), name, op))
+                # most specific first: GET /b?list-type=2 is ListObjectsV2, not ListObjects
+                self._xml_routes.sort(key=lambda r: -r.specificity)
 
     def register(self, service: str, operation: str, handler: Handler) -> None:
         """Route ``service``/``operation`` (botocore names) to ``handler``; ValueError if unknown."""
@@ -160,18 +202,22 @@ class Router:
         if path.startswith("/_emulator/"):
             status, out_headers, out_body = self._handle_raw(method.upper(), path, query, body)
         else:
-            route = self._resolve(method.upper(), path, lower)
+            route = self._resolve(method.upper(), path, query, lower)
             try:
                 status, out_headers, out_body = self._handle_aws(route, method, path, query, lower, body)
             except AwsError as error:
-                status, out_headers, out_body = self._error_or_internal(route, error)
+                status, out_headers, out_body = self._error_or_internal(route, error, request_id)
             except Exception:  # a bug in this layer: still answer in the protocol's shape
                 logger.exception("emulator failed to handle %s %s", method, path)
-                status, out_headers, out_body = self._error(route, _internal_failure())
+                status, out_headers, out_body = self._error(route, _internal_failure(), request_id)
+            if route.wire == "rest-xml":
+                out_headers += [("x-amz-request-id", request_id), ("x-amz-id-2", restxml.host_id(request_id))]
         out_headers.append(("x-amzn-RequestId", request_id))
         return status, out_headers, out_body
 
-    def _resolve(self, method: str, path: str, headers: Mapping[str, str]) -> _Route:
+    def _resolve(self, method: str, path: str, query: str, headers: Mapping[str, str]) -> _Route:
+        if self._xml_routes and _scope_service(headers.get("authorization")) == "s3":
+            return self._resolve_xml(method, path, query, headers)
         if headers.get("smithy-protocol") == "rpc-v2-cbor" or path.startswith("/service/"):
             match = re.fullmatch(r"/service/([^/]+)/operation/([^/]+)", path)
             service = self._cbor_targets.get(match.group(1)) if match and method == "POST" else None
@@ -186,6 +232,25 @@ class Router:
                 return _Route("rest-json", service, operation, match.groupdict())
         return _Route("rest-json")
 
+    def _resolve_xml(self, method: str, path: str, query: str, headers: Mapping[str, str]) -> _Route:
+        keys = parse_qs(query, keep_blank_values=True)
+        if re.fullmatch(r"/[^/]+/", path):  # '/bucket/' addresses the bucket, as '/bucket' does
+            path = path[:-1]
+        service, found, rank = None, None, -1
+        for route in self._xml_routes:  # most specific first
+            service = route.service
+            if found is not None and route.specificity < rank:
+                break
+            match = route.pattern.fullmatch(path) if route.accepts(method, keys, headers) else None
+            if match is None:
+                continue
+            candidate = _Route("rest-xml", route.service, route.operation, match.groupdict(), method)
+            if (route.service, route.operation) in self._handlers:
+                return candidate
+            # deprecated twins (ListBuckets, ListDirectoryBuckets) share a route: prefer the one served
+            found, rank = found or candidate, route.specificity
+        return found or _Route("rest-xml", service, None, None, method)
+
     def _known(self, wire_name: str, service: str | None, operation: str | None) -> _Route:
         if service is None:
             return _Route(wire_name)
@@ -196,10 +261,27 @@ class Router:
     def _handle_aws(
         self, route: _Route, method: str, path: str, query: str, headers: Mapping[str, str], body: bytes
     ) -> Response:
+        xml = route.wire == "rest-xml"
+        if xml and "x-amz-content-sha256" not in headers and headers.get("authorization"):
+            raise AwsError("InvalidRequest", "Missing required header for this request: x-amz-content-sha256")
         try:
-            identity = self._verifier.verify(method, path, query, headers, body)
+            identity = self._verifier.verify(method, path, query, headers, body, s3=xml)
+            if xml:
+                payload = self._verifier.decode_payload(headers, body, identity)
+                body = payload.body
+                if payload.trailers or "aws-chunked" in headers.get("content-encoding", ""):
+                    headers = {**headers, **payload.trailers}
+                    encodings = [e.strip() for e in headers.get("content-encoding", "").split(",")]
+                    kept = ",".join(e for e in encodings if e and e != "aws-chunked")
+                    headers.pop("content-encoding", None)
+                    if kept:
+                        headers["content-encoding"] = kept
         except SignatureError as exc:
-            raise AwsError(exc.code, exc.message, exc.status) from None
+            code = S3_SIGNATURE_CODES.get(exc.code, (exc.code, exc.status)) if xml else (exc.code, exc.status)
+            message = S3_INVALID_KEY_MESSAGE if xml and exc.code == "UnrecognizedClientException" else exc.message
+            raise AwsError(code[0], message, code[1]) from None
+        if xml and route.operation is None:
+            raise AwsError("MethodNotAllowed", "The specified method is not allowed against this resource.", 405)
         if route.service is None or route.operation is None:
             what = f"{route.service} " if route.service else ""
             raise AwsError("UnknownOperationException", f"Unknown {what}operation", _unknown_status(route))
@@ -211,6 +293,8 @@ class Router:
                 403,
             )
         handler = self._handlers.get((route.service, route.operation))
+        if handler is None and xml:
+            raise AwsError("NotImplemented", f"{route.operation} is not implemented by the scalecheck emulator.", 501)
         if handler is None:
             raise AwsError(
                 "UnknownOperationException",
@@ -239,9 +323,14 @@ class Router:
         try:
             if route.wire == "rest-json":
                 params = wire.rest_input(shape, route.labels or {}, parse_qs(query), headers, body)
+            elif route.wire == "rest-xml":
+                params = wire.rest_input(shape, route.labels or {}, parse_qs(query), headers, body,
+                                         parse_document=restxml.parse_payload)
             else:
                 params = wire.rpc_input(shape, body, cbor=route.wire == "cbor")
         except wire.MalformedBody as exc:
+            if route.wire == "rest-xml":
+                raise AwsError("MalformedXML", str(exc)) from None
             raise AwsError("SerializationException", str(exc)) from None
         except wire.BadValue as exc:
             raise AwsError(code, f"1 validation error detected: {exc}") from None
@@ -259,18 +348,27 @@ class Router:
         if route.wire == "rest-json":
             status = op_model.http.get("responseCode", 200)
             return wire.rest_output(shape, output, status)
+        if route.wire == "rest-xml":
+            status, headers, body = restxml.rest_xml_output(shape, output, op_model.http.get("responseCode", 200))
+            return status, headers, b"" if route.method == "HEAD" else body
         if route.wire == "cbor":
             return 200, _cbor_headers(), b"" if shape is None else wire.cbor_body(shape, output)
         return 200, _json_headers(op_model.service_model), wire.json_body(shape, output)
 
-    def _error_or_internal(self, route: _Route, error: AwsError) -> Response:
+    def _error_or_internal(self, route: _Route, error: AwsError, request_id: str) -> Response:
         try:
-            return self._error(route, error)
+            return self._error(route, error, request_id)
         except Exception:  # e.g. error fields that cannot be serialized
             logger.exception("emulator could not serialize %s for %s", error.code, route.operation)
-            return self._error(route, _internal_failure())
+            return self._error(route, _internal_failure(), request_id)
 
-    def _error(self, route: _Route, error: AwsError) -> Response:
+    def _error(self, route: _Route, error: AwsError, request_id: str) -> Response:
+        if route.wire == "rest-xml":
+            if route.method == "HEAD":  # S3 answers HEAD errors with the status only
+                return error.status, [], b""
+            code = "InternalError" if error.code == "InternalFailure" else error.code  # S3's name for it
+            body = restxml.error_xml(code, error.message, request_id, error.fields)
+            return error.status, [("Content-Type", "application/xml")], body
         model = self._models[route.service] if route.service else None
         shape = _error_shape(model, error.code) if model else None
         members = shape.members if shape else {}
@@ -330,6 +428,49 @@ def _uri_pattern(request_uri: str) -> re.Pattern[str]:
     return re.compile("".join(parts))
 
 
+def _uri_query(request_uri: str) -> dict[str, str | None]:
+    """The query keys a REST ``requestUri`` requires: ``?list-type=2`` -> {'list-type': '2'}."""
+    _, _, query = request_uri.partition("?")
+    required: dict[str, str | None] = {}
+    for part in query.split("&"):
+        name, sep, value = part.partition("=")
+        if name and name != "x-id":  # x-id only names the operation for humans
+            required[name] = value if sep else None
+    return required
+
+
+def _required_members(op_model: OperationModel, location: str) -> tuple[str, ...]:
+    """Wire names of the input members required at ``location`` ('header' names in lower case)."""
+    shape = op_model.input_shape
+    if shape is None:
+        return ()
+    names = [shape.members[name].serialization.get("name", name) for name in shape.required_members
+             if shape.members[name].serialization.get("location") == location]
+    return tuple(name.lower() if location == "header" else name for name in names)
+
+
+def _required_query(op_model: OperationModel) -> dict[str, str | None]:
+    """Required query-string members: DELETE /b/k?uploadId=... is AbortMultipartUpload."""
+    return dict.fromkeys(_required_members(op_model, "querystring"))
+
+
+def _scope_service(authorization: str | None) -> str | None:
+    """The service of a SigV4 ``Authorization`` header's credential scope, unverified."""
+    if not authorization:
+        return None
+    match = re.search(r"Credential=[^/,\s]*/[^/,\s]*/[^/,\s]*/([^/,\s]+)/aws4_request", authorization)
+    return match.group(1) if match else None
+
+
+S3_SIGNATURE_CODES = {  # SigV4 failures as S3 reports them: (code, HTTP status)
+    "InvalidSignatureException": ("SignatureDoesNotMatch", 403),
+    "UnrecognizedClientException": ("InvalidAccessKeyId", 403),
+    "IncompleteSignatureException": ("AuthorizationHeaderMalformed", 400),
+    "MissingAuthenticationTokenException": ("AccessDenied", 403),
+}
+S3_INVALID_KEY_MESSAGE = "The AWS Access Key Id you provided does not exist in our records."
+
+
 def _internal_failure() -> AwsError:
     return AwsError("InternalFailure", INTERNAL_MESSAGE, 500)
 
@@ -340,6 +481,8 @@ def _unknown_status(route: _Route) -> int:
 
 @cache
 def _validation_code(model: ServiceModel) -> str:
+    if model.protocol == "rest-xml":
+        return "InvalidArgument"
     names = {shape.name for shape in model.error_shapes}
     return "ValidationError" if "ValidationError" in names else "ValidationException"
 

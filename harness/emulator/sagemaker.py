@@ -3,15 +3,22 @@
 Models and endpoint configs are records the emulator keeps; endpoints live in the model
 (:class:`~harness.autoscaling.world.World`), which gives them their lifecycle: ``Creating`` until
 ``endpoint_create_delay_s``, ``Updating`` while instances are provisioned (aws-semantics §7).
+
+An endpoint config may carry an ``AsyncInferenceConfig`` (aws-semantics §6): its S3OutputPath (required
+here: the emulator has nowhere else to put results) and S3FailurePath must be ``s3://bucket[/path]``
+URIs, ClientConfig.MaxConcurrentInvocationsPerInstance 1-1000. It is returned by
+DescribeEndpointConfig and DescribeEndpoint, and CreateEndpoint hands the model an
+:class:`~harness.autoscaling.entities.AsyncConfig`, making the endpoint asynchronous.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from harness.autoscaling.entities import Endpoint, Variant, WorldError
+from harness.autoscaling.entities import AsyncConfig, Endpoint, Variant, WorldError
 from harness.emulator.app import to_datetime, to_millis
 from harness.emulator.protocol import AwsError, Call, service_model
 
@@ -90,12 +97,35 @@ def create_endpoint_config(emu: Emulator, call: Call) -> dict[str, Any]:
         if "InitialInstanceCount" not in v or "InstanceType" not in v:
             raise AwsError("ValidationException", f"Variant {v.get('VariantName')}: this emulator models "
                            "instance-based variants; InitialInstanceCount and InstanceType are required.")
+    if p.get("AsyncInferenceConfig"):
+        _check_async_config(p["AsyncInferenceConfig"])
     emu.endpoint_configs[name] = {
         "EndpointConfigName": name, "EndpointConfigArn": arn, "ProductionVariants": p["ProductionVariants"],
         "CreationTime": to_datetime(emu.now()),
         **({"AsyncInferenceConfig": p["AsyncInferenceConfig"]} if p.get("AsyncInferenceConfig") else {}),
     }
     return {"EndpointConfigArn": arn}
+
+
+_S3_URI = re.compile(r"s3://[^/]+(/.*)?")
+
+
+def _check_async_config(config: dict[str, Any]) -> None:
+    output = config.get("OutputConfig") or {}
+    if not output.get("S3OutputPath"):
+        raise AwsError("ValidationException", "AsyncInferenceConfig.OutputConfig.S3OutputPath is required by the "
+                       "scalecheck emulator (it writes the results there).")
+    for member in ("S3OutputPath", "S3FailurePath"):
+        value = output.get(member)
+        if value is not None and not _S3_URI.fullmatch(value):
+            raise AwsError("ValidationException", f"1 validation error detected: Value '{value}' at "
+                           f"'asyncInferenceConfig.outputConfig.{member[0].lower()}{member[1:]}' failed to satisfy "
+                           "constraint: Member must be an S3 URI of the form s3://bucket[/prefix]")
+    count = (config.get("ClientConfig") or {}).get("MaxConcurrentInvocationsPerInstance")
+    if count is not None and not 1 <= int(count) <= 1000:
+        raise AwsError("ValidationException", f"1 validation error detected: Value '{count}' at "
+                       "'asyncInferenceConfig.clientConfig.maxConcurrentInvocationsPerInstance' failed to satisfy "
+                       "constraint: Member must have value between 1 and 1000")
 
 
 def _endpoint_config(emu: Emulator, name: str) -> dict[str, Any]:
@@ -121,9 +151,15 @@ def create_endpoint(emu: Emulator, call: Call) -> dict[str, Any]:
     variants = [Variant(name=v["VariantName"], instance_type=v["InstanceType"], current=0,
                         desired=int(v["InitialInstanceCount"]), weight=float(v.get("InitialVariantWeight", 1.0)))
                 for v in config["ProductionVariants"]]
+    async_config = None
+    if config.get("AsyncInferenceConfig"):
+        client = config["AsyncInferenceConfig"].get("ClientConfig") or {}
+        count = client.get("MaxConcurrentInvocationsPerInstance")
+        async_config = AsyncConfig(max_concurrent_per_instance=None if count is None else int(count))
     now = emu.now()
     with emu.lock, world_errors():
-        ep = emu.world.create_endpoint(p["EndpointName"], p["EndpointConfigName"], variants, now)
+        ep = emu.world.create_endpoint(p["EndpointName"], p["EndpointConfigName"], variants, now,
+                                       async_config=async_config)
     return {"EndpointArn": ep.arn}
 
 

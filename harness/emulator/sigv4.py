@@ -13,8 +13,11 @@ Contract:
 - ``X-Amz-Security-Token`` is just another signed header; any session token is accepted.
 - The request time is never compared with a clock (the emulator's clock runs faster than wall
   time), only checked for consistency with the credential scope.
-- The canonical URI is encoded twice, as for every service except S3 (pass ``s3=True`` to
-  ``verify`` for S3's single encoding once the emulator serves it).
+- The canonical URI is encoded twice, as for every service except S3 (``verify(..., s3=True)``
+  encodes it once and does not normalise it).
+- ``x-amz-content-sha256`` may be the body's hash (checked), ``UNSIGNED-PAYLOAD`` or a
+  ``STREAMING-...`` value; ``decode_payload`` then decodes the aws-chunked body (S3 uploads),
+  checking chunk and trailer signatures (``decode_aws_chunked``).
 - Failures raise ``SignatureError`` carrying the AWS error code, message and HTTP status:
   ``MissingAuthenticationTokenException`` (no Authorization), ``IncompleteSignatureException``
   (malformed Authorization), ``UnrecognizedClientException`` (unknown access key),
@@ -62,6 +65,8 @@ class SigV4Identity:
     date: str  # YYYYMMDD
     region: str
     service: str  # the signing name, e.g. 'sagemaker', 'monitoring'
+    signature: str = ""  # the request's (seed) signature; chunk signatures chain from it
+    amz_date: str = ""  # the request time, ISO 8601 basic ('20240517T123015Z')
 
 
 @dataclass(frozen=True)
@@ -133,7 +138,121 @@ class SigV4Verifier:
         expected = hmac.new(key, to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
         if not hmac.compare_digest(expected, auth.signature):
             raise SignatureError("InvalidSignatureException", MISMATCH_MESSAGE)
-        return SigV4Identity(auth.access_key, auth.date, auth.region, auth.service)
+        return SigV4Identity(auth.access_key, auth.date, auth.region, auth.service, auth.signature, amz_date)
+
+    def decode_payload(self, headers: Mapping[str, str], body: bytes, identity: SigV4Identity) -> StreamingPayload:
+        """The payload of a verified request, aws-chunked bodies decoded (see ``decode_aws_chunked``)."""
+        claimed = headers.get("x-amz-content-sha256", "")
+        if not claimed.startswith("STREAMING-"):
+            return StreamingPayload(body, {})
+        secret = None
+        if self._credentials is not None:
+            secret = self._credentials.get(identity.access_key)
+        return decode_aws_chunked(claimed, headers, body, identity, secret)
+
+
+@dataclass(frozen=True)
+class StreamingPayload:
+    """A decoded request payload and the trailing headers that came with it (lower-case names)."""
+
+    body: bytes
+    trailers: dict[str, str]
+
+
+STREAMING_UNSIGNED_TRAILER = "STREAMING-UNSIGNED-PAYLOAD-TRAILER"
+STREAMING_SIGNED = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"
+STREAMING_SIGNED_TRAILER = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER"
+EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+
+
+def decode_aws_chunked(
+    claimed: str, headers: Mapping[str, str], body: bytes, identity: SigV4Identity, secret: str | None
+) -> StreamingPayload:
+    """Decode an ``aws-chunked`` body (S3 streaming uploads), verifying chunk signatures.
+
+    ``claimed`` is the request's ``x-amz-content-sha256``:
+
+    - ``STREAMING-UNSIGNED-PAYLOAD-TRAILER`` (what botocore sends for PutObject over HTTPS):
+      ``<hex size>\\r\\n<data>\\r\\n`` ... ``0\\r\\n`` then trailing headers
+      (``x-amz-checksum-crc32:<b64>``) and an empty line;
+    - ``STREAMING-AWS4-HMAC-SHA256-PAYLOAD`` / ``...-PAYLOAD-TRAILER``: each size line carries
+      ``;chunk-signature=<sig>``, chained from the seed (header) signature; a trailer, when sent, is
+      signed by ``x-amz-trailer-signature``. Signatures are checked when ``secret`` is known.
+
+    The decoded length must equal ``x-amz-decoded-content-length`` when that header is present.
+    Malformed framing raises ``SignatureError('IncompleteBody', ..., 400)``; a wrong chunk signature
+    ``InvalidSignatureException`` (403); other streaming variants (ECDSA) ``NotImplemented`` (501).
+    """
+    if claimed not in (STREAMING_UNSIGNED_TRAILER, STREAMING_SIGNED, STREAMING_SIGNED_TRAILER):
+        raise SignatureError("NotImplemented", f"x-amz-content-sha256 {claimed} is not supported by the emulator.",
+                             status=501)
+    signed = claimed != STREAMING_UNSIGNED_TRAILER
+    check = signed and secret is not None
+    key = signing_key(secret, identity.date, identity.region, identity.service) if check and secret else b""
+    scope = f"{identity.date}/{identity.region}/{identity.service}/aws4_request"
+    previous = identity.signature
+    chunks: list[bytes] = []
+    pos = 0
+    while True:
+        line_end = body.find(b"\r\n", pos)
+        if line_end < 0:
+            raise _incomplete("a chunk size line is not terminated")
+        size_text, _, extension = body[pos:line_end].decode("latin-1").partition(";")
+        try:
+            size = int(size_text.strip(), 16)
+        except ValueError:
+            raise _incomplete(f"bad chunk size {size_text[:20]!r}") from None
+        data_start = line_end + 2
+        data = body[data_start : data_start + size]
+        if len(data) != size:
+            raise _incomplete("the body ends inside a chunk")
+        if signed:
+            name, _, signature = extension.partition("=")
+            if name.strip() != "chunk-signature" or not signature:
+                raise _incomplete("a chunk has no chunk-signature")
+            if check:
+                to_sign = "\n".join([f"{ALGORITHM}-PAYLOAD", identity.amz_date, scope, previous, EMPTY_SHA256,
+                                     hashlib.sha256(data).hexdigest()])
+                expected = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+                if not hmac.compare_digest(expected, signature.strip()):
+                    raise SignatureError("InvalidSignatureException", MISMATCH_MESSAGE)
+            previous = signature.strip()
+        pos = data_start + size
+        if size == 0:
+            break
+        chunks.append(data)
+        if pos >= len(body):
+            raise _incomplete("the body ends before the final zero-size chunk")
+        if body[pos : pos + 2] != b"\r\n":
+            raise _incomplete("a chunk does not end where its size says")
+        pos += 2
+    trailers, trailer_lines, trailer_signature = {}, [], None
+    for raw in body[pos:].decode("latin-1").split("\r\n"):
+        if not raw:
+            continue
+        name, sep, value = raw.partition(":")
+        if not sep:
+            raise _incomplete(f"bad trailing header {raw[:40]!r}")
+        if name.strip().lower() == "x-amz-trailer-signature":
+            trailer_signature = value.strip()
+        else:
+            trailers[name.strip().lower()] = value.strip()
+            trailer_lines.append(f"{name.strip().lower()}:{value.strip()}\n")
+    if claimed == STREAMING_SIGNED_TRAILER and trailers and check:
+        to_sign = "\n".join([f"{ALGORITHM}-TRAILER", identity.amz_date, scope, previous,
+                             hashlib.sha256("".join(trailer_lines).encode()).hexdigest()])
+        expected = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+        if trailer_signature is None or not hmac.compare_digest(expected, trailer_signature):
+            raise SignatureError("InvalidSignatureException", MISMATCH_MESSAGE)
+    payload = b"".join(chunks)
+    declared = headers.get("x-amz-decoded-content-length")
+    if declared is not None and declared.strip() != str(len(payload)):
+        raise _incomplete(f"x-amz-decoded-content-length is {declared} but the chunks hold {len(payload)} bytes")
+    return StreamingPayload(payload, trailers)
+
+
+def _incomplete(detail: str) -> SignatureError:
+    return SignatureError("IncompleteBody", f"The request body is not valid aws-chunked encoding: {detail}.", 400)
 
 
 @lru_cache(maxsize=256)

@@ -22,7 +22,7 @@ import base64
 import binascii
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
@@ -73,10 +73,13 @@ def rest_input(
     query: Mapping[str, list[str]],
     headers: Mapping[str, str],
     body: bytes,
+    *,
+    parse_document: Callable[[Shape, bytes, str], dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """Input members of a REST-JSON request: URI labels, headers, query string and body/payload.
+    """Input members of a REST request: URI labels, headers, query string and body/payload.
 
-    ``labels`` are still percent-encoded; ``headers`` have lower-case names.
+    ``labels`` are still percent-encoded; ``headers`` have lower-case names. Structured bodies are
+    JSON (REST-JSON) unless ``parse_document(shape, body, path)`` decodes them (REST-XML).
     """
     params: dict[str, Any] = {}
     payload = shape.serialization.get("payload")
@@ -103,9 +106,15 @@ def rest_input(
         elif member.type_name == "string":
             params[payload] = body.decode("utf-8", errors="replace")
         elif body.strip():
-            params[payload] = _from_wire(member, _json_object(body), payload, cbor=False)
+            if parse_document is not None:
+                params[payload] = parse_document(member, body, payload)
+            else:
+                params[payload] = _from_wire(member, _json_object(body), payload, cbor=False)
     elif body.strip():
-        decoded = _from_wire(shape, _json_object(body), "", cbor=False)
+        if parse_document is not None:
+            decoded = parse_document(shape, body, "")
+        else:
+            decoded = _from_wire(shape, _json_object(body), "", cbor=False)
         params.update({k: v for k, v in decoded.items() if "location" not in shape.members[k].serialization})
     return params
 

@@ -22,8 +22,10 @@ from pathlib import Path
 
 import plotly.io as pio
 
+from harness.profile import Profile, StepPolicy, TargetTrackingPolicy
 from harness.record import Recorded, RunFolder, RunInfo, Verdict
-from harness.report.figures import target_policy, timeline_figure
+from harness.report.context import adjustment_text, comparison_symbol, run_profile
+from harness.report.figures import timeline_figure
 
 # plotly.js offers a "Share chart..." button that uploads the chart to Plotly Cloud: a report must
 # never send its data anywhere, so the button is off and its upload URL empty.
@@ -33,7 +35,7 @@ PLOTLY_CONFIG = {"displaylogo": False, "responsive": True, "showSendToCloud": Fa
 CSP = ("default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
        "img-src data: blob:; font-src data:; connect-src 'none'; base-uri 'none'; form-action 'none'")
 
-_CSS = """
+PAGE_CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;margin:24px 32px;
 color:#24292f;background:#fff}
 h1{font-size:22px;margin:0 0 4px} h2{font-size:17px;margin:28px 0 8px;border-bottom:1px solid #d0d7de}
@@ -90,6 +92,43 @@ def fmt_rel(ts: float | None, trigger_ts: float | None) -> str:
     return f"T{'+' if delta >= 0 else ''}{fmt_duration(delta)}"
 
 
+def _step_range(threshold: float, lower: float | None, upper: float | None) -> str:
+    """A step's metric interval: lower bound inclusive above the threshold, upper inclusive below it."""
+    below = upper is not None and upper <= 0
+    lo = "−∞" if lower is None else f"{threshold + lower:g}"
+    hi = "+∞" if upper is None else f"{threshold + upper:g}"
+    return f"{'(' if below or lower is None else '['}{lo}, {hi}{']' if below else ')'}"
+
+
+def _policy_line(policy: TargetTrackingPolicy | StepPolicy) -> str:
+    if isinstance(policy, TargetTrackingPolicy):
+        return (f"target tracking “{policy.name}”: {policy.metric_label} target {policy.target_value:g}, "
+                f"cooldowns out {fmt_duration(policy.scale_out_cooldown_s)} / "
+                f"in {fmt_duration(policy.scale_in_cooldown_s)}"
+                + (", scale-in disabled" if policy.disable_scale_in else ""))
+    a = policy.alarm
+    steps = ", ".join(f"{_step_range(a.threshold, s.lower, s.upper)} {adjustment_text(policy, s.adjustment)}"
+                      for s in sorted(policy.steps, key=lambda s: -float("inf") if s.lower is None else s.lower))
+    of = a.datapoints_to_alarm or a.evaluation_periods
+    return (f"step “{policy.name}”: alarm {policy.alarm_name} when {a.name} {a.statistic} "
+            f"{comparison_symbol(a.comparison)} {a.threshold:g} for {of} of {a.evaluation_periods} × "
+            f"{fmt_duration(a.period_s)}; steps {steps}; cooldown {fmt_duration(policy.cooldown_s)}")
+
+
+def scaling_lines(profile: Profile) -> list[str]:
+    """The scaling setup in words: capacity, then one line per policy and per scheduled action."""
+    s = profile.scaling
+    lines = [f"capacity {s.min_capacity}…{s.max_capacity}"
+             + (f", {s.start_capacity} instance(s) before the load" if s.start_capacity is not None else "")]
+    lines += [_policy_line(p) for p in s.policies]
+    for a in s.scheduled_actions:
+        bounds = ", ".join(f"{k} {v}" for k, v in (("min", a.min_capacity), ("max", a.max_capacity)) if v is not None)
+        lines.append(f"scheduled “{a.name}”: {a.schedule or a.at} → {bounds}")
+    if not s.apply:
+        lines.append("(apply: false — the endpoint's existing setup was left as it was)")
+    return lines
+
+
 def _meta(run: RunInfo, verdicts: list[Verdict], recorded: Recorded) -> str:
     prediction = run.kind == "prediction"
     if prediction:
@@ -110,22 +149,24 @@ def _meta(run: RunInfo, verdicts: list[Verdict], recorded: Recorded) -> str:
     outcome = overall_outcome(verdicts)
     counts = Counter(v.status for v in verdicts)
     tally = ", ".join(f"{counts[s]} {s}" for s in ("PASS", "FAIL", "INCONCLUSIVE") if counts[s])
-    policy, max_capacity = target_policy(recorded)
-    rows = [
-        ("Mode", mode), ("Speed", speed),
-        ("Endpoint / variant", f"{run.endpoint_name} / {run.variant_name}"), ("Region", run.region),
+    profile = run_profile(recorded)
+    endpoint = f"{run.endpoint_name} / {run.variant_name}"
+    if profile is not None and profile.endpoint.is_async:
+        endpoint += " (asynchronous endpoint)"
+    rows: list[tuple[str, str | list[str]]] = [
+        ("Mode", mode), ("Speed", speed), ("Endpoint / variant", endpoint), ("Region", run.region),
     ]
-    if policy is not None:
-        rows.append(("Scaling policy", f"target tracking “{policy.name}”: {policy.metric} target "
-                     f"{policy.target_value:g}, max capacity {max_capacity}, cooldowns "
-                     f"out {fmt_duration(policy.scale_out_cooldown_s)} / "
-                     f"in {fmt_duration(policy.scale_in_cooldown_s)}"))
+    if run.scenario:
+        rows.append(("Scenario", run.scenario))
+    if profile is not None:
+        rows.append(("Scaling", scaling_lines(profile)))
     rows += [
         ("Started", fmt_utc(run.started_ts)), ("Ended", fmt_utc(run.ended_ts)),
         ("Load", f"{fmt_utc(run.load_start_ts)} → {fmt_utc(run.load_end_ts)}"),
         ("Run status", status),
     ]
-    body = "".join(f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in rows)
+    body = "".join(f"<dt>{escape(k)}</dt><dd>{escape(v) if isinstance(v, str) else '<br>'.join(map(escape, v))}</dd>"
+                   for k, v in rows)
     body += (f'<dt>Outcome</dt><dd><span class="badge {outcome}" id="outcome">{outcome}</span> '
              f"{escape(tally or 'no verdicts recorded')}</dd>")
     return f'<dl class="meta">{body}</dl>'
@@ -192,7 +233,7 @@ def render_html(recorded: Recorded, verdicts: list[Verdict]) -> str:
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="{escape(CSP)}">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{escape(title)}</title><style>{_CSS}</style></head>
+<title>{escape(title)}</title><style>{PAGE_CSS}</style></head>
 <body>
 <h1>{escape(run.profile_name)} {badge}<span class="badge {outcome}">{outcome}</span></h1>
 <p class="sub">scalecheck report · run <code>{escape(run.run_id)}</code> ·
@@ -202,7 +243,9 @@ all times are endpoint time (UTC)</p>
 {_verdict_table(verdicts)}
 <h2>Timeline</h2>
 <p class="sub">Shaded: expectation windows (green PASS, red FAIL, grey INCONCLUSIVE); dashed verticals: when
-each was observed; blue band: traffic stages. Hover for values; drag to zoom, double-click to reset.</p>
+each was observed; blue band: traffic stages. Alarm states: one band per alarm (green OK, red ALARM, grey
+INSUFFICIENT_DATA; hover for the full alarm name). Dash-dotted verticals on the instances row: scheduled actions.
+Hover for values; drag to zoom, double-click to reset.</p>
 {plot}
 <h2>Data</h2>
 {_data_section(recorded, verdicts)}
@@ -210,7 +253,7 @@ each was observed; blue band: traffic stages. Hover for values; drag to zoom, do
 """
 
 
-def _write_atomic(path: Path, text: str) -> None:
+def write_text_atomic(path: Path, text: str) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
@@ -219,5 +262,5 @@ def _write_atomic(path: Path, text: str) -> None:
 def write_report(folder: RunFolder) -> Path:
     """Render ``folder`` (its streams and ``verdicts.json``) into ``report.html``; returns its path."""
     path = folder.path / "report.html"
-    _write_atomic(path, render_html(folder.load(), folder.read_verdicts()))
+    write_text_atomic(path, render_html(folder.load(), folder.read_verdicts()))
     return path

@@ -8,6 +8,7 @@ timeout. Network isolation is checked with Chromium's own net log: no request wh
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import struct
 import subprocess
@@ -17,7 +18,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from harness.report.compare import write_comparison
 from harness.report.html import write_report
+from tests import report_fixtures as rf
 from tests.fixtures_runs import NAMES, scale_out_in_run
 
 pytestmark = pytest.mark.integration
@@ -40,6 +43,20 @@ def chromium_path() -> str:
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_report(scale_out_in_run(tmp_path_factory.mktemp("runs"), status={NAMES[1]: "INCONCLUSIVE"}))
+
+
+@pytest.fixture(scope="module")
+def async_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_report(rf.async_run(tmp_path_factory.mktemp("async"), rf.WITH))
+
+
+@pytest.fixture(scope="module")
+def comparison(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    parent = tmp_path_factory.mktemp("scenarios") / "20261121T194000Z-async-scale-from-zero"
+    folders = rf.comparison_runs(parent)
+    for folder in folders:
+        write_report(folder)
+    return write_comparison(parent, [f.path for f in folders])
 
 
 def run_chromium(tmp: Path, page: Path, *args: str) -> tuple[str, list[str]]:
@@ -152,3 +169,42 @@ def test_net_log_detector_sees_page_requests(tmp_path: Path) -> None:
     page.write_text('<img src="https://example.invalid/pixel.png">', encoding="utf-8")
     _, requests = run_chromium(tmp_path, page, "--dump-dom")
     assert "https://example.invalid/pixel.png" in requests
+
+
+def _band_segments(dom: str, rgb: str) -> int:
+    """Alarm-band segments plotly drew in colour ``rgb`` (the bands are 11 px wide lines)."""
+    return len(re.findall(r'<path class="js-line" d="M[^"]+" style="[^"]*stroke: rgb\(' + re.escape(rgb)
+                          + r'\);[^"]*stroke-width: 11px', dom))
+
+
+def test_async_report_renders_backlog_and_alarm_bands(async_report: Path, tmp_path: Path) -> None:
+    dom, requests = run_chromium(tmp_path, async_report, "--dump-dom")
+    assert 'class="main-svg"' in dom
+    for name in ("ApproximateBacklogSize (Average)", "ApproximateBacklogSize (Maximum)",
+                 "ApproximateBacklogSizePerInstance (Average)", "completions/s", "completion p50 (endpoint s)",
+                 "p99 (client)", "current instances", "OK", "ALARM", "INSUFFICIENT_DATA"):
+        assert f">{name}</text>" in dom, f"legend entry {name!r} not rendered"
+    assert ">InvocationsPerInstance (Sum)</text>" not in dom
+    for text in ("Backlog (CloudWatch, EndpointName)", "Alarm states", "target 5 per instance (AlarmHigh above)",
+                 "HasBacklogWithoutCapacity (Average; 1 = backlog and no instance)"):
+        assert text in dom, text
+    for label in ("AlarmHigh (Invocations-ScalingPolicy)", "AlarmLow (Invocations-ScalingPolicy)", rf.STEP_ALARM):
+        assert f'data-unformatted="{label}"' in dom, f"alarm band label {label!r} not rendered"
+    # one drawn segment per state change: AlarmHigh INSUFFICIENT_DATA→OK, the step alarm
+    # INSUFFICIENT_DATA→ALARM→OK, AlarmLow ALARM
+    assert _band_segments(dom, "175, 184, 193") == 2
+    assert _band_segments(dom, "207, 34, 46") == 2
+    assert _band_segments(dom, "45, 164, 78") == 2
+    assert requests == [], f"the report made network requests: {requests}"
+
+
+def test_comparison_renders_both_scenarios_offline(comparison: Path, tmp_path: Path) -> None:
+    dom, requests = run_chromium(tmp_path, comparison, "--dump-dom")
+    assert 'class="main-svg"' in dom, "plotly did not render its SVG"
+    for scenario in (rf.WITH, rf.WITHOUT):
+        assert f">{scenario}</text>" in dom, f"legend entry {scenario!r} not rendered"
+        assert f'<tr class="scenario" data-scenario="{scenario}">' in dom
+        assert f'<a href="{scenario}/report.html">' in dom
+    assert ">first instance 6m12s</text>" in dom and ">first instance 13m52s</text>" in dom
+    assert "6m12s after the first request, 7m40s sooner than without-backlog-policy (13m52s)." in dom
+    assert requests == [], f"the comparison made network requests: {requests}"

@@ -48,11 +48,13 @@ def low(*, cooldown: CooldownState | None = None, **kw: Any) -> Decision:
     pytest.param(4, 1.0, 10.0, 2, 8, 2, id="R1-clamped-to-min-1->2"),
     pytest.param(4, 0.0, 10.0, 1, 8, 1, id="R1-metric-0-gives-min"),
     pytest.param(4, 0.0, 10.0, 0, 8, 0, id="R1-metric-0-min-0-gives-0"),
-    pytest.param(0, 50.0, 10.0, 1, 8, 1, id="R1-basis-0-gives-min"),
+    pytest.param(0, 50.0, 10.0, 1, 8, 5, id="R7-basis-0-counts-as-1"),
+    pytest.param(0, 6.0, 5.0, 0, 5, 2, id="R7-§6-backlog-6-at-zero-target-5-gives-2"),
+    pytest.param(0, 0.0, 5.0, 0, 5, 0, id="R7-metric-0-at-zero-stays-0"),
 ])
 def test_proportional_capacity(basis: int, metric: float, target: float, min_c: int, max_c: int,
                                expected: int) -> None:
-    # §1 (DERIVED, UNCONFIRMED): new = ceil(basis x metric / target) clamped to [min, max].
+    # §1 (DERIVED, UNCONFIRMED): new = ceil(basis x metric / target) clamped to [min, max]; R7: basis 0 -> 1.
     assert proportional_capacity(basis, metric, target, min_c, max_c) == expected
 
 

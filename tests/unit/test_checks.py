@@ -9,7 +9,6 @@ stress (100-250).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,7 +16,8 @@ import pytest
 from harness import exitcodes
 from harness.checks import Evaluation, evaluate, exit_code, format_span, source_text
 from harness.profile import Profile, parse_profile
-from harness.record import EndpointSample, LoadInterval, Recorded, RunInfo, StageSpan, Verdict
+from harness.record import LoadInterval, Recorded, StageSpan, Verdict
+from tests.fixtures_runs import every, in_memory
 
 STAGES = (StageSpan(name="warm", start_ts=0, end_ts=100), StageSpan(name="stress", start_ts=100, end_ts=250))
 OUT_12M: dict[str, Any] = {"type": "scale_out", "to": 4, "within": "12m"}  # window [0, 720]
@@ -39,22 +39,6 @@ def make_profile(*expectations: dict[str, Any], min_capacity: int = 1, max_capac
     })
 
 
-def samples(*points: tuple[float, int | None]) -> list[EndpointSample]:
-    """``samples((0, 1), (30, 1), (400, 4))``."""
-    return [EndpointSample(ts=ts, endpoint_name="ep", variant_name="AllTraffic",
-                           status="InService" if n is not None else "Updating",
-                           current_instances=n, desired_instances=n) for ts, n in points]
-
-
-def every(start: float, stop: float, n: int, step: float = 30) -> list[tuple[float, int]]:
-    """Samples of ``n`` instances every ``step`` s over [start, stop]."""
-    out, ts = [], start
-    while ts <= stop:
-        out.append((ts, n))
-        ts += step
-    return out
-
-
 def interval(ts: float, requests: int, failures: int, stage: str | None = None,
              interval_s: float = 10) -> LoadInterval:
     return LoadInterval(ts=ts, interval_s=interval_s, stage=stage, offered_rps=requests / interval_s,
@@ -65,10 +49,8 @@ def recorded(endpoint: Sequence[tuple[float, int | None]] = (), load: Sequence[L
              load_start: float | None = 0, load_end: Any = UNSET, stages: Sequence[StageSpan] = STAGES,
              ) -> Recorded:
     """A run whose load went from ``load_start`` to ``load_end`` (250 unless given; ``None``: not yet)."""
-    run = RunInfo(run_id="r", profile_name="t", profile={}, mode="local", speed=30, region="us-east-1",
-                  endpoint_name="ep", variant_name="AllTraffic", started_ts=-60, load_start_ts=load_start,
-                  load_end_ts=250 if load_end is UNSET else load_end, stages=list(stages))
-    return Recorded(path=Path("in-memory"), run=run, endpoint=samples(*endpoint), load=list(load))
+    return in_memory(endpoint=endpoint, load=load, load_start=load_start,
+                     load_end=250 if load_end is UNSET else load_end, stages=stages)
 
 
 def one(exp: dict[str, Any], rec: Recorded, final: bool = True,

@@ -519,8 +519,8 @@ def test_router_rejects_registration_the_model_does_not_know() -> None:
     router = Router(credentials=None)
     with pytest.raises(ValueError, match="has no operation 'DescribeEndpoints'"):
         router.register("sagemaker", "DescribeEndpoints", _describe_endpoint)
-    with pytest.raises(ValueError, match="unknown service 's3'"):
-        router.register("s3", "GetObject", _describe_endpoint)
+    with pytest.raises(ValueError, match="unknown service 'sqs'"):
+        router.register("sqs", "SendMessage", _describe_endpoint)
     with pytest.raises(ValueError, match="raw routes live under /_emulator/"):
         router.register_raw("GET", "/health", _raw_echo)
 

@@ -44,22 +44,34 @@ def _shapes(fig: go.Figure, prefix: str) -> list[go.layout.Shape]:
     return [s for s in fig.layout.shapes if (s.name or "").startswith(prefix)]
 
 
+def _row(fig: go.Figure, key: str, axis: str = "y") -> str:
+    """The axis reference (``y3``, ``x3``) of a timeline row, from ``layout.meta["rows"]``."""
+    return fig.layout.meta["rows"][key][axis]
+
+
+def _last_xaxis(fig: go.Figure) -> go.layout.XAxis:
+    last = max(r["row"] for r in fig.layout.meta["rows"].values())
+    return fig.layout[f"xaxis{last}"]
+
+
 # --- figure ---------------------------------------------------------------------------------------
 
 def test_figure_has_every_trace_by_name(folder: RunFolder) -> None:
     names = [t.name for t in _fig(folder).data]
     assert names == ["offered req/s", "achieved req/s", "failures/s", "InvocationsPerInstance (Sum)",
+                     "OK", "ALARM", "INSUFFICIENT_DATA",
                      "current instances", "desired instances", "scaling activity", "p50 (client)",
                      "p95 (client)", "p99 (client)", "ModelLatency avg (CloudWatch)"]
 
 
 def test_traces_sit_on_their_rows(folder: RunFolder) -> None:
     fig = _fig(folder)
+    assert list(fig.layout.meta["rows"]) == ["load", "ipi", "alarms", "instances", "latency"]
     rows = {t.name: t.yaxis for t in fig.data}
     assert rows["achieved req/s"] == "y" and rows["InvocationsPerInstance (Sum)"] == "y2"
-    assert rows["scaling activity"] == "y3" and rows["p99 (client)"] == "y4"
-    assert {t.xaxis for t in fig.data} <= {"x", "x2", "x3", "x4"}
-    assert all(fig.layout[f"xaxis{n}"].matches == "x4" for n in ("", "2", "3"))
+    assert rows["ALARM"] == "y3" and rows["scaling activity"] == "y4" and rows["p99 (client)"] == "y5"
+    assert {t.xaxis for t in fig.data} <= {"x", "x2", "x3", "x4", "x5"}
+    assert all(fig.layout[f"xaxis{n}"].matches == "x5" for n in ("", "2", "3", "4"))
 
 
 def test_load_row_values(folder: RunFolder) -> None:
@@ -72,13 +84,13 @@ def test_load_row_values(folder: RunFolder) -> None:
 
 def test_target_and_alarm_low_lines_at_the_policy_values(folder: RunFolder) -> None:
     fig = _fig(folder)
-    (target,) = _shapes(fig, "target")
-    (low,) = _shapes(fig, "alarm-low")
+    (target,) = _shapes(fig, "target:InvocationsPerInstance-target-10")
+    (low,) = _shapes(fig, "alarm-low:InvocationsPerInstance-target-10")
     assert (target.y0, target.y1, target.yref) == (10, 10, "y2")
     assert (low.y0, low.y1, low.yref) == (pytest.approx(9.0), pytest.approx(9.0), "y2")
     labels = {a.name: a.text for a in fig.layout.annotations if a.name}
-    assert labels["label:target"].startswith("target 10")
-    assert labels["label:alarm-low"].startswith("90 % of target = 9")
+    assert labels["label:target:InvocationsPerInstance-target-10"] == "target 10 (AlarmHigh above)"
+    assert labels["label:alarm-low:InvocationsPerInstance-target-10"].startswith("90 % of target = 9")
 
 
 def test_instances_are_steps_with_max_capacity_and_activity_markers(folder: RunFolder) -> None:
@@ -87,7 +99,8 @@ def test_instances_are_steps_with_max_capacity_and_activity_markers(folder: RunF
     assert _trace(fig, "desired instances").line.shape == "hv"
     assert {v for v in _trace(fig, "current instances").y} == {1, 4}
     (cap,) = _shapes(fig, "max-capacity")
-    assert (cap.y0, cap.yref, cap.line.dash) == (4, "y3", "longdash")
+    assert (cap.y0, cap.yref, cap.line.dash) == (4, _row(fig, "instances"), "longdash")
+    assert "min capacity" not in [t.name for t in fig.data]  # no scheduled action changes the bounds
     acts = _trace(fig, "scaling activity")
     assert list(acts.x) == [utc(fx.SCALE_OUT_TS), utc(fx.SCALE_IN_TS)]
     assert list(acts.y) == [4, 1]
@@ -124,9 +137,9 @@ def test_empty_aborted_run_still_draws(tmp_path: Path) -> None:
     fig = _fig(folder)
     assert all(len(t.x or ()) == 0 for t in fig.data)
     assert "ModelLatency avg (CloudWatch)" not in [t.name for t in fig.data]
-    assert fig.layout.xaxis4.range[0] == utc(fx.T0) and fig.layout.xaxis4.type == "date"
-    empty = sorted(a.name for a in fig.layout.annotations if (a.name or "").startswith("empty:"))
-    assert empty == ["empty:1", "empty:2", "empty:3", "empty:4"]
+    assert _last_xaxis(fig).range[0] == utc(fx.T0) and _last_xaxis(fig).type == "date"
+    empty = [a.name for a in fig.layout.annotations if (a.name or "").startswith("empty:")]
+    assert empty == ["empty:load", "empty:ipi", "empty:alarms", "empty:instances", "empty:latency"]
     fig.to_json()  # serialisable, i.e. renderable
 
 
@@ -134,7 +147,7 @@ def test_unparseable_profile_omits_the_policy_lines(tmp_path: Path) -> None:
     folder = fx.scale_out_in_run(tmp_path, profile={"name": "from-an-older-schema"})
     fig = _fig(folder)
     assert not _shapes(fig, "target") and not _shapes(fig, "max-capacity")
-    assert "Scaling policy" not in render_html(folder.load(), [])
+    assert "<dt>Scaling</dt>" not in render_html(folder.load(), [])
 
 
 def test_verdicts_without_windows_or_times(recorded: Recorded) -> None:
@@ -142,7 +155,7 @@ def test_verdicts_without_windows_or_times(recorded: Recorded) -> None:
             Verdict(name="open", kind="scale_in", status="FAIL", summary="x", window_start_ts=fx.LOAD_END)]
     fig = timeline_figure(recorded, bare)
     (window,) = _shapes(fig, "window:")
-    assert window.name == "window:open" and window.x1 == fig.layout.xaxis4.range[1]
+    assert window.name == "window:open" and window.x1 == _last_xaxis(fig).range[1]
 
 
 # --- HTML -----------------------------------------------------------------------------------------
