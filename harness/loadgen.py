@@ -459,6 +459,18 @@ def _poll_completions() -> None:
         recorder.record_completion(done.seconds, done.failed)
 
 
+def _output_extension() -> str:
+    """The S3OutputPathExtension of this run: its run id, else a per-process stamp."""
+    if RUN.folder is not None:
+        try:
+            name = RUN.folder.read_run().run_id  # "<stamp>-<profile>[/<scenario>]": unique per run
+        except (OSError, ValueError):
+            name = RUN.folder.path.name
+    else:
+        name = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + f"-{os.getpid()}"
+    return "scalecheck-" + "".join(c if c.isalnum() or c in "-_." else "-" for c in name)
+
+
 class AsyncUser(FastHttpUser):
     """Calls InvokeEndpointAsync at the pace the shape sets, with the payload uploaded to S3 once."""
 
@@ -478,6 +490,10 @@ class AsyncUser(FastHttpUser):
             self._extra["X-Amzn-SageMaker-RequestTTLSeconds"] = str(round(spec.request_ttl_s))
         if spec.invocation_timeout_s is not None:
             self._extra["X-Amzn-SageMaker-InvocationTimeoutSeconds"] = str(round(spec.invocation_timeout_s))
+        # Each run's results go under their own sub-prefix of the output path, so the completion poll
+        # lists this run's objects only, however many earlier runs left in the bucket.
+        self._extension = _output_extension()
+        self._extra["X-Amzn-SageMaker-S3OutputPathExtension"] = self._extension
         self._last_start = time.monotonic()
         gevent.sleep(self._pacing_s() * (hash(id(self)) % 1000) / 1000.0)  # spread the first requests
 
@@ -529,5 +545,5 @@ class AsyncUser(FastHttpUser):
                 body = {}
             output = body.get("OutputLocation") if isinstance(body, dict) else None
             failure = failure or (body.get("FailureLocation") if isinstance(body, dict) else None)
-        return (output or f"{self._output_path}/{inference_id}.out",
+        return (output or f"{self._output_path}/{self._extension}/{inference_id}.out",
                 failure or f"{self._failure_path}/{inference_id}-error.out")

@@ -195,3 +195,14 @@ def test_bad_durations_name_the_value(text: object) -> None:
 )
 def test_format_duration(seconds: float, text: str) -> None:
     assert format_duration(seconds) == text
+
+
+def test_the_readme_profile_example_is_valid() -> None:
+    """The README's profile block documents every policy and expectation type: it must stay valid."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    block = readme[readme.index("```yaml\nendpoint:") + len("```yaml\n"):]
+    data = yaml.safe_load(block[: block.index("```")])
+    data["name"] = "readme-example"
+    profile = parse_profile(data, "README.md")
+    assert {p.type for p in profile.scaling.policies} == {"target_tracking", "step"}
+    assert profile.scaling.scheduled_actions and profile.scenarios

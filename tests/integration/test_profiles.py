@@ -1,0 +1,106 @@
+"""The shipped profiles, each run exactly as a user runs it: ``scalecheck run profiles/X.yaml --local``.
+
+Each must pass, within 3 minutes of wall time, and its run folder must show the behaviour the profile
+is there to demonstrate (not only PASS lines): step sizes that grow with the breach, capacity raised by
+a schedule before the peak, and an async endpoint reaching its first instance sooner with the
+HasBacklogWithoutCapacity policy than without it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+from harness.record import RunFolder
+from tests.conftest import ROOT, scalecheck
+
+pytestmark = pytest.mark.integration
+
+WALL_LIMIT_S = 180.0
+
+
+def _run(profile: str, reports: Path) -> tuple[str, float]:
+    started = time.monotonic()
+    proc = scalecheck("run", str(ROOT / "profiles" / profile), "--local", "--reports", str(reports),
+                      timeout=WALL_LIMIT_S + 60)
+    took = time.monotonic() - started
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert took <= WALL_LIMIT_S, f"{profile} took {took:.0f} s of wall time"
+    return proc.stdout + proc.stderr, took
+
+
+def _only_child(reports: Path) -> Path:
+    (folder,) = [p for p in reports.iterdir() if p.is_dir()]
+    return folder
+
+
+def _set_capacities(folder: Path) -> list[tuple[str, int]]:
+    """(policy or cause, capacity) of every scaling activity, in start order."""
+    out = []
+    for act in RunFolder(folder).load().activities:
+        match = re.search(r"Setting desired instance count to (\d+)", act.description)
+        policy = act.cause.rsplit("triggered policy ", 1)[-1] if "triggered policy" in act.cause else act.cause
+        if match:
+            out.append((policy, int(match.group(1))))
+    return out
+
+
+def test_step_scaling_steps_grow_with_the_breach(reports: Path) -> None:
+    output, _ = _run("step-scaling.yaml", reports)
+    folder = _only_child(reports)
+    verdicts = {v["name"]: v for v in json.loads((folder / "verdicts.json").read_text())}
+    assert {v["status"] for v in verdicts.values()} == {"PASS"}, output
+    outs = [c for p, c in _set_capacities(folder) if p == "ipi-step-out"]
+    # A small breach (10 over the threshold) adds 1; the spike (34 over on two instances) adds 4 at once.
+    assert outs[:2] == [2, 6], outs
+    ins = [c for p, c in _set_capacities(folder) if p == "ipi-step-in"]
+    assert ins and ins[0] == 3, ins  # -50 % of 6
+    assert (folder / "report.html").stat().st_size > 100_000
+
+
+def test_scheduled_scaling_prewarms_before_the_peak(reports: Path) -> None:
+    output, _ = _run("scheduled-scaling.yaml", reports)
+    folder = _only_child(reports)
+    recorded = RunFolder(folder).load()
+    assert {v.status for v in RunFolder(folder).read_verdicts()} == {"PASS"}, output
+    puts = [e.detail for e in recorded.events if e.kind == "scheduled_action_put"]
+    assert [d.split()[0] for d in puts] == ["prewarm-for-peak", "release-after-peak"], puts
+    peak = next(s for s in recorded.run.stages if s.name == "peak")
+    before_peak = [s.current_instances for s in recorded.endpoint if s.ts <= peak.start_ts]
+    assert before_peak[-1] == 4, before_peak[-5:]
+    causes = [a.cause for a in recorded.activities]
+    assert any("minimum capacity was set to 4" in c or "prewarm-for-peak" in c for c in causes), causes
+
+
+def test_async_scale_from_zero_with_and_without_the_backlog_policy(reports: Path) -> None:
+    output, took = _run("async-scale-from-zero.yaml", reports)
+    parent = _only_child(reports)
+    index = json.loads((parent / "scenarios.json").read_text())
+    names = [s["name"] for s in index["scenarios"]]
+    assert names == ["with-backlog-policy", "without-backlog-policy"]
+    first_instance = {}
+    for name in names:
+        folder = parent / name
+        recorded = RunFolder(folder).load()
+        assert recorded.run.scenario == name
+        assert {v.status for v in RunFolder(folder).read_verdicts()} == {"PASS"}, output
+        start = recorded.run.first_request_ts
+        assert start is not None
+        at_start = [s.current_instances for s in recorded.endpoint if s.ts <= start]
+        assert at_start[-1] == 0, "the variant must be at zero instances when the first request arrives"
+        first = next(s.ts for s in recorded.endpoint if s.ts >= start and (s.current_instances or 0) >= 1)
+        first_instance[name] = first - start
+        # Every request sent was completed: the async user watched the output locations.
+        assert sum(x.requests for x in recorded.load) == sum(x.completions for x in recorded.load) > 0
+        backlog = [p.value for p in recorded.metrics if p.metric == "ApproximateBacklogSize"]
+        assert backlog and max(backlog) >= 3
+        assert not any(p.metric in ("Invocations", "InvocationsPerInstance") for p in recorded.metrics)
+    # The guide: without the policy, scale-up from zero waits for the backlog to exceed the target.
+    gained = first_instance["without-backlog-policy"] - first_instance["with-backlog-policy"]
+    assert gained >= 120, first_instance
+    comparison = (parent / "comparison.html").read_text()
+    assert "with-backlog-policy" in comparison and "without-backlog-policy" in comparison
