@@ -317,15 +317,13 @@ def _error_code(response: Any) -> str:
     return str(code).split(":")[0]
 
 
-class RealtimeUser(FastHttpUser):
-    """Calls InvokeEndpoint at the pace the shape sets (``users / rate`` seconds between requests)."""
+class _PacedUser(FastHttpUser):
+    """Closed-loop pacing shared by the users: ``users / rate`` wall seconds between request starts."""
 
-    def on_start(self) -> None:
-        assert RUN.profile is not None
-        self._signer = _signer(RUN.profile.region, self.host or "")
-        self._path = f"/endpoints/{RUN.profile.endpoint.name}/invocations"
-        self._body = RUN.profile.traffic.payload.encode()
-        self._content_type = RUN.profile.traffic.content_type
+    abstract = True
+    _last_start = 0.0
+
+    def _start_pacing(self) -> None:
         self._last_start = time.monotonic()
         gevent.sleep(self._pacing_s() * (hash(id(self)) % 1000) / 1000.0)  # spread the first requests
 
@@ -335,6 +333,18 @@ class RealtimeUser(FastHttpUser):
 
     def wait_time(self) -> float:
         return max(0.0, self._last_start + self._pacing_s() - time.monotonic())
+
+
+class RealtimeUser(_PacedUser):
+    """Calls InvokeEndpoint at the pace the shape sets (``users / rate`` seconds between requests)."""
+
+    def on_start(self) -> None:
+        assert RUN.profile is not None
+        self._signer = _signer(RUN.profile.region, self.host or "")
+        self._path = f"/endpoints/{RUN.profile.endpoint.name}/invocations"
+        self._body = RUN.profile.traffic.payload.encode()
+        self._content_type = RUN.profile.traffic.content_type
+        self._start_pacing()
 
     @task
     def invoke(self) -> None:
@@ -471,7 +481,7 @@ def _output_extension() -> str:
     return "scalecheck-" + "".join(c if c.isalnum() or c in "-_." else "-" for c in name)
 
 
-class AsyncUser(FastHttpUser):
+class AsyncUser(_PacedUser):
     """Calls InvokeEndpointAsync at the pace the shape sets, with the payload uploaded to S3 once."""
 
     def on_start(self) -> None:
@@ -494,15 +504,7 @@ class AsyncUser(FastHttpUser):
         # lists this run's objects only, however many earlier runs left in the bucket.
         self._extension = _output_extension()
         self._extra["X-Amzn-SageMaker-S3OutputPathExtension"] = self._extension
-        self._last_start = time.monotonic()
-        gevent.sleep(self._pacing_s() * (hash(id(self)) % 1000) / 1000.0)  # spread the first requests
-
-    def _pacing_s(self) -> float:
-        rate = _rate_wall()
-        return max(RUN.users, 1) / rate if rate > 0 else IDLE_POLL_WALL_S
-
-    def wait_time(self) -> float:
-        return max(0.0, self._last_start + self._pacing_s() - time.monotonic())
+        self._start_pacing()
 
     @task
     def invoke(self) -> None:

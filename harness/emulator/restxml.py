@@ -101,23 +101,7 @@ def rest_xml_output(shape: Shape | None, output: Mapping[str, Any], status: int)
     if shape is None:
         wire._require_empty(output)
         return status, [], b""
-    headers: list[tuple[str, str]] = []
-    body_members: dict[str, Any] = {}
-    payload = shape.serialization.get("payload")
-    for name, value in output.items():
-        member = wire._member(shape, name, "")
-        location = member.serialization.get("location")
-        if value is None:
-            continue
-        if location == "header":
-            headers.append((member.serialization.get("name", name), wire._header_text(member, value)))
-        elif location == "headers":
-            prefix = member.serialization.get("name", "")
-            headers.extend((prefix + str(key), str(text)) for key, text in value.items())
-        elif location == "statusCode":
-            status = int(value)
-        elif name != payload:
-            body_members[name] = value
+    status, headers, body_members, payload = wire.split_rest_output(shape, output, status)
     content_type = "application/xml"
     body = b""
     if payload:

@@ -132,11 +132,10 @@ def cbor_body(shape: Shape, output: Mapping[str, Any]) -> bytes:
     return cbor.encode(_to_wire(shape, output, "", cbor=True))
 
 
-def rest_output(shape: Shape | None, output: Mapping[str, Any], status: int) -> Response:
-    """A REST-JSON response: header members -> headers, payload/body members -> body."""
-    if shape is None:
-        _require_empty(output)
-        return status, [("Content-Type", "application/json")], b"{}"
+def split_rest_output(shape: Shape, output: Mapping[str, Any],
+                      status: int) -> tuple[int, list[tuple[str, str]], dict[str, Any], str | None]:
+    """The REST protocols' split of an output: (status, header members as headers, body members,
+    the payload member's name or None)."""
     headers: list[tuple[str, str]] = []
     body_members: dict[str, Any] = {}
     payload = shape.serialization.get("payload")
@@ -154,6 +153,15 @@ def rest_output(shape: Shape | None, output: Mapping[str, Any], status: int) -> 
             status = int(value)
         elif name != payload:
             body_members[name] = value
+    return status, headers, body_members, payload
+
+
+def rest_output(shape: Shape | None, output: Mapping[str, Any], status: int) -> Response:
+    """A REST-JSON response: header members -> headers, payload/body members -> body."""
+    if shape is None:
+        _require_empty(output)
+        return status, [("Content-Type", "application/json")], b"{}"
+    status, headers, body_members, payload = split_rest_output(shape, output, status)
     content_type = "application/json"
     if payload:
         member, value = shape.members[payload], output.get(payload)
