@@ -10,6 +10,7 @@ import time
 from harness.autoscaling.entities import DIMENSION, Variant
 from harness.autoscaling.params import ModelParams
 from harness.autoscaling.world import World
+from harness.profile import Profile, parse_profile
 
 
 def model_day_of_walkthrough_traffic() -> tuple[float, int]:
@@ -40,9 +41,62 @@ def model_day_of_walkthrough_traffic() -> tuple[float, int]:
     return time.perf_counter() - started, requests
 
 
+def diurnal_week_profile() -> Profile:
+    """7 days of one-minute stages: a daily sine around 400 rps (100 to 700) with +/-10 % noise, on one
+    variant with target tracking (InvocationsPerInstance 3000), a step policy and a daily schedule."""
+    import math
+    import random
+
+    rng = random.Random(7)
+    stages = []
+    for minute in range(7 * 24 * 60):
+        base = 400 + 300 * math.sin(2 * math.pi * minute / 1440)
+        stages.append({"name": f"m{minute}", "kind": "hold", "duration": "60s",
+                       "rate_rps": round(base * (1 + rng.uniform(-0.1, 0.1)), 2)})
+    return parse_profile({
+        "name": "diurnal-week", "region": "us-east-1",
+        "endpoint": {"name": "diurnal", "variant": "AllTraffic", "instance_type": "ml.m5.large",
+                     "initial_instance_count": 4},
+        "scaling": {"min_capacity": 2, "max_capacity": 20, "policies": [
+            {"type": "target_tracking", "name": "ipi-3000", "metric": "SageMakerVariantInvocationsPerInstance",
+             "target_value": 3000, "scale_out_cooldown": "60s", "scale_in_cooldown": "300s"},
+            {"type": "step", "name": "errors-step", "adjustment_type": "ChangeInCapacity", "cooldown": "5m",
+             "steps": [{"lower": 0, "adjustment": 2}],
+             "alarm": {"name": "Invocation5XXErrors", "statistic": "Sum", "period": "60s", "evaluation_periods": 2,
+                       "threshold": 100, "comparison": "GreaterThanOrEqualToThreshold"}}],
+            "scheduled_actions": [{"name": "morning", "schedule": "cron(0 6 * * ? *)", "min_capacity": 6},
+                                  {"name": "night", "schedule": "cron(0 22 * * ? *)", "min_capacity": 2}]},
+        "traffic": {"payload": "x", "content_type": "text/csv", "stages": stages},
+        "expectations": [{"type": "max_instances", "max": 20}],
+    }, "<bench>")
+
+
+def simulate_week() -> tuple[float, float, int]:
+    """Wall seconds of :func:`harness.simulate.simulate` over :func:`diurnal_week_profile` (the model and the
+    recording, in memory), then of writing its run folder with verdicts and report; and its capacity changes."""
+    import tempfile
+    from pathlib import Path
+
+    from harness.simulate import simulate, write_prediction
+
+    profile = diurnal_week_profile()
+    started = time.perf_counter()
+    prediction = simulate(profile, load_start_ts=1_700_000_000.0 - 1_700_000_000.0 % 86400)
+    simulated = time.perf_counter() - started
+    with tempfile.TemporaryDirectory() as root:
+        started = time.perf_counter()
+        write_prediction(prediction, Path(root), finish=False)
+        written = time.perf_counter() - started
+    return simulated, written, len(prediction.changes)
+
+
 def main() -> None:
     seconds, requests = model_day_of_walkthrough_traffic()
     print(f"bench model_24h_walkthrough_seconds {seconds:.3f} s")
+    simulated, written, changes = simulate_week()
+    print(f"bench simulate_7d_seconds {simulated:.3f} s")
+    print(f"bench simulate_7d_write_folder_seconds {written:.3f} s")
+    print(f"bench simulate_7d_capacity_changes {changes} changes")
     print(f"bench model_requests_per_second {requests / seconds:.0f} req/s")
 
 

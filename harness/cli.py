@@ -9,6 +9,11 @@
     scalecheck validate PROFILE          validate a profile and print what it would do
     scalecheck setup PROFILE             create the endpoint (if allowed) and apply the profile's policy
     scalecheck emulator [--port 4566]    serve the emulator on 127.0.0.1
+    scalecheck simulate PROFILE          predict the run in virtual time (the autoscaling model, no server,
+                                         no load): a run folder marked "prediction", its verdicts and report
+    scalecheck plan PROFILE              when alarms should fire and capacity change (analytic, no traffic)
+    scalecheck calibrate RUN_DIR [-o F]  estimate undocumented model parameters from a run folder into a
+                                         params file for run --local --params F, emulator --params F
 
 Exit codes (harness/exitcodes.py): 0 pass · 99 an expectation failed · 100 inconclusive ·
 101 invalid run · 104 invalid configuration (nothing sent) · 105 infrastructure error. Several
@@ -58,9 +63,11 @@ def cmd_run(args: argparse.Namespace, *, demo: bool = False) -> int:
     try:
         path = _find_profile(DEMO_PROFILE) if demo else Path(args.profile)
         profile = load_profile(path)
+        if getattr(args, "params", None):
+            profile = _with_params_file(profile, args.params)
         options = RunOptions(local=demo or args.local, speed=args.speed, reports_dir=Path(args.reports),
                              region=getattr(args, "region", None), endpoint_url=getattr(args, "endpoint_url", None),
-                             aws_profile=getattr(args, "aws_profile", None))
+                             aws_profile=getattr(args, "aws_profile", None), predict=getattr(args, "predict", False))
         if profile.scenarios:
             scenarios = run_scenarios(profile, path, options, _say)
         else:
@@ -78,6 +85,36 @@ def cmd_run(args: argparse.Namespace, *, demo: bool = False) -> int:
         _say(f"run {result.status}" + (f": {result.reason}" if result.reason else ""))
     _print_verdicts(result.verdicts, result.folder / "report.html")
     return result.exit_code
+
+
+def _with_params_file(profile: Profile, params_file: str) -> Profile:
+    """``profile`` with ``local.params`` overridden by the fields of a params file (``--params``)."""
+    from harness.calibrate import load_params_file, merge_params
+    from harness.errors import ConfigError
+
+    try:
+        params = merge_params(profile.local.params, load_params_file(params_file))
+    except ValueError as err:
+        raise ConfigError(f"--params: {err}") from None
+    return profile.model_copy(update={"local": profile.local.model_copy(update={"params": params})})
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from harness.calibrate import DEFAULT_FILE, calibrate, write_params_file
+
+    run_dir = Path(args.run_dir)
+    try:
+        cal = calibrate(run_dir)
+        out = write_params_file(cal, run_dir, Path(args.output) if args.output else run_dir / DEFAULT_FILE)
+    except (FileNotFoundError, ValueError) as err:
+        print(f"scalecheck: {err}", file=sys.stderr)
+        return exitcodes.INVALID_CONFIG
+    for e in cal.estimates:
+        print(f"{e.field} = {e.value:g} ± {e.uncertainty:g}  ({e.observations} observations)")
+    for name, why in cal.skipped.items():
+        print(f"{name}: skipped: {why}")
+    print(f"params: {out}")
+    return exitcodes.OK if cal.estimates else exitcodes.INCONCLUSIVE
 
 
 def _print_scenarios(scenarios: ScenariosResult) -> None:
@@ -216,6 +253,78 @@ def cmd_setup(args: argparse.Namespace) -> int:
     return exitcodes.OK
 
 
+def cmd_plan(args: argparse.Namespace) -> int:
+    """``scalecheck plan PROFILE``: the analytic timeline (harness/plan.py), optionally with the live
+    scaling setup of ``--from-endpoint`` instead of the profile's."""
+    from harness.errors import ConfigError, InfrastructureError
+    from harness.plan import load_params, plan, render
+    from harness.profile import ProfileError, load_profile
+
+    try:
+        profile = load_profile(args.profile)
+        params = load_params(profile, args.params)
+        if args.from_endpoint:
+            from harness.aws import Target, make_clients
+            from harness.livepolicy import read_scaling, with_live_scaling
+
+            target = Target(region=args.region or profile.region, endpoint_url=args.endpoint_url,
+                            profile_name=args.aws_profile)
+            variant = args.variant or profile.endpoint.variant
+            profile = with_live_scaling(profile, read_scaling(make_clients(target), args.from_endpoint, variant))
+        result = plan(profile, params)
+    except (ProfileError, ConfigError, OSError, ValueError) as err:
+        print(f"scalecheck: {err}", file=sys.stderr)
+        return exitcodes.INVALID_CONFIG
+    except InfrastructureError as err:
+        print(f"scalecheck: infrastructure error: {err}", file=sys.stderr)
+        return exitcodes.INFRASTRUCTURE
+    print(result.to_json() if args.json else render(result))
+    return exitcodes.OK
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    """Predict PROFILE; prints each predicted capacity change (T+ after load_start) and the verdicts.
+    Exits like a run would with the predicted verdicts (0 / 99 / 100), 104 for a bad profile or --params."""
+    import yaml
+
+    from harness.autoscaling.params import ModelParams
+    from harness.checks import exit_code, format_span
+    from harness.errors import ConfigError
+    from harness.profile import ProfileError, load_profile
+    from harness.simulate import simulate_profile
+
+    try:
+        profile = load_profile(args.profile)
+        params = profile.local.params
+        if args.params:
+            data = yaml.safe_load(Path(args.params).read_text(encoding="utf-8")) or {}
+            params = ModelParams.model_validate({**params.model_dump(), **data})
+        folder, runs = simulate_profile(profile, Path(args.reports), params,
+                                        say=lambda m: None)
+    except (ProfileError, ConfigError, OSError, ValueError) as err:
+        print(f"scalecheck: {err}", file=sys.stderr)
+        return exitcodes.INVALID_CONFIG
+    codes = []
+    for r in runs:
+        run = r.prediction.run
+        assert run.load_start_ts is not None
+        title = f"prediction {profile.name}" + (f" — scenario {r.scenario}" if r.scenario else "")
+        print(f"{title}: {r.folder}")
+        for c in r.prediction.changes:
+            kind = "scale-out" if c.to_count > c.from_count else "scale-in"
+            asked, done = format_span(c.start_ts - run.load_start_ts), format_span(c.end_ts - run.load_start_ts)
+            print(f"  {kind:<9} {c.from_count} → {c.to_count}: requested T+{asked}, InService T+{done}")
+        if not r.prediction.changes:
+            print("  no capacity change predicted")
+        _print_verdicts(r.verdicts, r.folder / "report.html")
+        codes.append(exit_code(r.verdicts))
+    if len(runs) > 1:
+        print(f"comparison: {folder / 'comparison.html'}")
+    from harness.run import worst_exit_code
+
+    return worst_exit_code(codes)
+
+
 def cmd_emulator(args: argparse.Namespace) -> int:
     from harness.autoscaling.params import ModelParams
     from harness.emulator.serve import serve
@@ -229,6 +338,14 @@ def cmd_emulator(args: argparse.Namespace) -> int:
     except ValueError as err:
         print(f"scalecheck: --params-json: {err}", file=sys.stderr)
         return exitcodes.INVALID_CONFIG
+    if args.params:
+        from harness.calibrate import load_params_file, merge_params
+
+        try:
+            params = merge_params(params, load_params_file(args.params))
+        except ValueError as err:
+            print(f"scalecheck: --params: {err}", file=sys.stderr)
+            return exitcodes.INVALID_CONFIG
     return serve(host=args.host, port=args.port, speed=args.speed, params=params)
 
 
@@ -261,6 +378,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--region", help="AWS region (default: the profile's region)")
     p.add_argument("--endpoint-url", help="use an already running emulator (or other AWS-compatible URL)")
     p.add_argument("--aws-profile", help="AWS shared-config profile for credentials")
+    p.add_argument("--predict", action="store_true", help="simulate the profile from the run's load start into "
+                   "<run folder>/prediction/ even when no expectation needs it (within: auto and "
+                   "agrees_with_prediction do)")
+    p.add_argument("--params", metavar="FILE", help="--local: model parameters file (e.g. from scalecheck "
+                   "calibrate), merged over the profile's local.params")
     run_flags(p)
     p = sub.add_parser("check", help="recompute verdicts and JUnit from a run folder or a scenarios parent "
                        "folder (offline)")
@@ -276,19 +398,42 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--region", help="AWS region (default: the profile's region)")
     p.add_argument("--endpoint-url", help="an emulator (or other AWS-compatible URL) instead of AWS")
     p.add_argument("--aws-profile", help="AWS shared-config profile for credentials")
+    p = sub.add_parser("plan", help="when alarms should fire and capacity change, from named delays (no traffic)")
+    p.add_argument("profile")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--params", help="YAML of ModelParams fields merged over the profile's local.params")
+    p.add_argument("--from-endpoint", metavar="NAME", help="plan with the scaling setup endpoint NAME has now")
+    p.add_argument("--variant", help="variant of --from-endpoint (default: the profile's)")
+    p.add_argument("--region", help="AWS region (default: the profile's region)")
+    p.add_argument("--endpoint-url", help="an emulator (or other AWS-compatible URL) instead of AWS")
+    p.add_argument("--aws-profile", help="AWS shared-config profile for credentials")
+    p = sub.add_parser("simulate", help="predict a profile's run with the autoscaling model in virtual time "
+                       "(no server, no load): writes a run folder marked \"prediction\"")
+    p.add_argument("profile")
+    p.add_argument("--reports", default="reports", help="where the prediction folder is written (default: reports)")
+    p.add_argument("--params", help="YAML/JSON file of model parameters overriding the profile's local.params "
+                   "(see harness/autoscaling/params.py)")
     p = sub.add_parser("emulator", help="serve the local AWS emulator on 127.0.0.1")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=4566, help="0 picks a free port (default 4566)")
     p.add_argument("--speed", type=_positive, default=1.0, help="endpoint time / wall time (default 1)")
     p.add_argument("--params-json", default="", help="model parameters as JSON (see harness/autoscaling/params.py)")
+    p.add_argument("--params", metavar="FILE", help="model parameters file (e.g. from scalecheck calibrate), "
+                   "merged over --params-json")
     p.add_argument("--allow-non-loopback", action="store_true", help=argparse.SUPPRESS)
+    p = sub.add_parser("calibrate", help="estimate the model's undocumented parameters (provisioning delay, "
+                       "metric lag, latency) from a run folder and write them as a params file")
+    p.add_argument("run_dir")
+    p.add_argument("-o", "--output", metavar="FILE", help="where to write the params file "
+                   "(default: RUN_DIR/calibrated-params.yaml)")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handlers = {"run": cmd_run, "check": cmd_check, "report": cmd_report, "validate": cmd_validate,
-                "setup": cmd_setup, "emulator": cmd_emulator}
+                "setup": cmd_setup, "emulator": cmd_emulator, "calibrate": cmd_calibrate,
+                "plan": cmd_plan, "simulate": cmd_simulate}
     try:
         if args.command == "demo":
             return cmd_run(args, demo=True)

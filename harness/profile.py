@@ -13,12 +13,40 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    model_serializer,
+    model_validator,
+)
 
 from harness.autoscaling.params import ModelParams
 from harness.durations import parse_duration_s
 
 Duration = Annotated[float, BeforeValidator(parse_duration_s)]
+AUTO = "auto"
+
+
+def _window(value: Any) -> float | None:
+    """``within``: a duration, or ``auto`` (→ ``None``: derived from the prediction, see
+    :class:`PredictionSpec`)."""
+    if value is None:
+        raise ValueError("give a duration like 5m, or auto")
+    if isinstance(value, str) and value.strip().lower() == AUTO:
+        return None
+    try:
+        return parse_duration_s(value)
+    except ValueError as err:
+        raise ValueError(f"{err}, or auto (derived from the prediction)") from None
+
+
+# A window length: a duration, or `auto` (held as None) — the window then comes from the prediction.
+Window = Annotated[float | None, BeforeValidator(_window)]
 
 
 class ProfileError(ValueError):
@@ -343,24 +371,40 @@ class _Expectation(_Spec):
         raise NotImplementedError
 
 
-class ScaleOutExpectation(_Expectation):
+class _WindowExpectation(_Expectation):
+    """An expectation with a window ``within`` after an anchor; ``within: auto`` holds ``within_s``
+    ``None`` and takes the window from the prediction (:class:`PredictionSpec`)."""
+
+    @property
+    def auto_window(self) -> bool:
+        return getattr(self, "within_s", 0.0) is None
+
+    @model_serializer(mode="wrap")
+    def _dump_auto(self, handler: SerializerFunctionWrapHandler, info: SerializationInfo) -> dict[str, Any]:
+        data = handler(self)
+        if self.auto_window:  # written back as the user wrote it (and kept by exclude_none)
+            data["within" if info.by_alias else "within_s"] = AUTO
+        return data
+
+
+class ScaleOutExpectation(_WindowExpectation):
     """CurrentInstanceCount reaches ``to`` within ``within`` after ``after``."""
 
     type: Literal["scale_out"]
     to: int = Field(ge=1)
-    within_s: Duration = Field(alias="within", gt=0)
+    within_s: Window = Field(alias="within", gt=0)
     after: Anchor = "load_start"
 
     def default_name(self) -> str:
         return f"scale_out to {self.to}"
 
 
-class ScaleInExpectation(_Expectation):
+class ScaleInExpectation(_WindowExpectation):
     """CurrentInstanceCount comes back down to ``to`` within ``within`` after ``after``."""
 
     type: Literal["scale_in"]
     to: int = Field(ge=0)
-    within_s: Duration = Field(alias="within", gt=0)
+    within_s: Window = Field(alias="within", gt=0)
     after: Anchor = "load_end"
 
     def default_name(self) -> str:
@@ -378,34 +422,34 @@ class ErrorRateExpectation(_Expectation):
         return f"error_rate <= {self.max:g}" + (f" in {self.stage}" if self.stage else "")
 
 
-class ScaleFromZeroExpectation(_Expectation):
+class ScaleFromZeroExpectation(_WindowExpectation):
     """The first instance serves (CurrentInstanceCount >= 1) within ``within`` of the first request,
     starting from zero instances."""
 
     type: Literal["scale_from_zero"]
-    within_s: Duration = Field(alias="within", gt=0)
+    within_s: Window = Field(alias="within", gt=0)
     after: Anchor = "first_request"
 
     def default_name(self) -> str:
         return "scale_from_zero"
 
 
-class ScaleToZeroExpectation(_Expectation):
+class ScaleToZeroExpectation(_WindowExpectation):
     """Zero instances within ``within`` after the backlog empties (async endpoints, MinCapacity 0)."""
 
     type: Literal["scale_to_zero"]
-    within_s: Duration = Field(alias="within", gt=0)
+    within_s: Window = Field(alias="within", gt=0)
     after: Anchor = "backlog_empty"
 
     def default_name(self) -> str:
         return "scale_to_zero"
 
 
-class BacklogDrainedExpectation(_Expectation):
+class BacklogDrainedExpectation(_WindowExpectation):
     """ApproximateBacklogSize comes down to 0 within ``within`` after ``after`` (async endpoints)."""
 
     type: Literal["backlog_drained"]
-    within_s: Duration = Field(alias="within", gt=0)
+    within_s: Window = Field(alias="within", gt=0)
     after: Anchor = "load_end"
 
     def default_name(self) -> str:
@@ -456,28 +500,43 @@ class CapacityAtExpectation(_Expectation):
         return f"capacity_at {self.at}+{int(self.offset_s)}s is {want}"
 
 
-class ScaledByExpectation(_Expectation):
+class ScaledByExpectation(_WindowExpectation):
     """A scaling activity caused by ``policy`` (its alarm triggered it) starts within ``within``
     after ``after`` and, with ``to``, sets that capacity — the outcome of conflicting policies."""
 
     type: Literal["scaled_by"]
     policy: str = Field(min_length=1)
     to: int | None = Field(None, ge=0)
-    within_s: Duration = Field(alias="within", gt=0)
+    within_s: Window = Field(alias="within", gt=0)
     after: Anchor = "load_start"
 
     def default_name(self) -> str:
         return f"scaled_by {self.policy}" + (f" to {self.to}" if self.to is not None else "")
 
 
+class AgreesWithPredictionExpectation(_Expectation):
+    """The observed capacity follows the prediction (:mod:`harness.simulate` on the same profile and model
+    parameters, started at the run's own load start): every predicted capacity change is seen in the
+    DescribeEndpoint samples within ±``tolerance`` of its predicted InService time, in the same order, and
+    no other change is seen. ``instances``: a count within ± this many of the predicted one agrees
+    (default 0: exactly). Default tolerance: one metric period (60 s)."""
+
+    type: Literal["agrees_with_prediction"]
+    tolerance_s: Duration = Field(60.0, alias="tolerance", ge=0)
+    instances: int = Field(0, ge=0)
+
+    def default_name(self) -> str:
+        return "agrees_with_prediction"
+
+
 Expectation = Annotated[
     ScaleOutExpectation | ScaleInExpectation | ErrorRateExpectation | ScaleFromZeroExpectation
     | ScaleToZeroExpectation | BacklogDrainedExpectation | MaxInstancesExpectation | CapacityAtExpectation
-    | ScaledByExpectation,
+    | ScaledByExpectation | AgreesWithPredictionExpectation,
     Field(discriminator="type"),
 ]
 EXPECTATION_TYPES = ("scale_out", "scale_in", "error_rate", "scale_from_zero", "scale_to_zero", "backlog_drained",
-                     "max_instances", "capacity_at", "scaled_by")
+                     "max_instances", "capacity_at", "scaled_by", "agrees_with_prediction")
 
 
 class ScenarioSpec(_Spec):
@@ -508,6 +567,24 @@ class CollectorSpec(_Spec):
         "depends on it INCONCLUSIVE.")
 
 
+class PredictionSpec(_Spec):
+    """Named tolerances of the windows derived from the prediction (``within: auto``).
+
+    The run simulates the profile (:mod:`harness.simulate`, with ``local.params`` and ``--params``)
+    from its own load start; an ``auto`` window is the predicted time from the anchor to the event
+    (the moment the same check, run on the prediction, observes it) plus slack:
+    ``window = predicted × (1 + relative_tolerance) + tolerance``. Defaults: ``tolerance`` 2m,
+    ``relative_tolerance`` 0.25 — a predicted scale-out 6 min after load start gets a 9m30s window.
+    """
+
+    tolerance_s: Duration = Field(120.0, alias="tolerance", ge=0)
+    relative_tolerance: float = Field(0.25, ge=0, le=10)
+
+    def window_s(self, predicted_s: float) -> float:
+        """The derived window for an event predicted ``predicted_s`` after its anchor."""
+        return max(0.0, predicted_s) * (1 + self.relative_tolerance) + self.tolerance_s
+
+
 class Profile(_Spec):
     """One scenario."""
 
@@ -520,6 +597,7 @@ class Profile(_Spec):
     expectations: list[Expectation] = Field(default_factory=list)
     local: LocalSpec = Field(default_factory=LocalSpec)
     collector: CollectorSpec = Field(default_factory=CollectorSpec)
+    prediction: PredictionSpec = Field(default_factory=PredictionSpec)
     scenarios: list[ScenarioSpec] = Field(default_factory=list)
 
     @model_validator(mode="after")
@@ -597,6 +675,13 @@ class Profile(_Spec):
         if sc.description:
             data["description"] = sc.description
         return Profile.model_validate(data)
+
+    @property
+    def needs_prediction(self) -> bool:
+        """Whether a run must simulate the profile: an ``auto`` window or an ``agrees_with_prediction``
+        expectation."""
+        return any(e.type == "agrees_with_prediction" or getattr(e, "auto_window", False)
+                   for e in self.expectations)
 
     @property
     def resource_id(self) -> str:

@@ -11,6 +11,10 @@ A run leaves ``reports/<UTC-stamp>-<profile>/`` holding:
 ``endpoint.jsonl``    :class:`EndpointSample` — DescribeEndpoint samples.
 ``activities.jsonl``  :class:`Activity` — scaling activities, upserted by ``activity_id``.
 ``alarms.jsonl``      :class:`AlarmSample` — alarm states as DescribeAlarms reported them.
+``prediction/``       when the profile needs one (``within: auto``, ``agrees_with_prediction``) or
+                      ``--predict``: the simulator's run folder for this run (``kind`` prediction,
+                      started at the run's load start); ``run.json`` ``prediction`` keeps what the
+                      checks take from it (:class:`PredictionInfo`).
 ``verdicts.json``     list of :class:`Verdict`.
 ``junit.xml``, ``report.html``.
 
@@ -73,6 +77,39 @@ class StageSpan(_Record):
     end_ts: float
 
 
+class PredictedChange(_Record):
+    """One capacity change of the prediction: requested at ``start_ts``, InService with ``to_count``
+    instances at ``end_ts`` (as :class:`harness.simulate.CapacityChange`)."""
+
+    start_ts: float
+    end_ts: float
+    from_count: int
+    to_count: int
+
+
+class PredictionInfo(_Record):
+    """What a run took from its prediction (``run.json`` ``prediction``), so that ``scalecheck check``
+    decides from the folder alone, without simulating again.
+
+    ``folder``: the prediction's run folder, relative to the run folder (``prediction``). ``windows``:
+    derived ``within`` (seconds) per expectation label whose window is ``auto``; ``predicted_s``: the
+    predicted time from its anchor to the event, the base of that window; ``unknown``: why a window
+    could not be derived (the prediction never shows the event). ``changes``: the predicted capacity
+    changes; ``initial_instances``: the predicted count at load start. ``error``: the simulation failed
+    (then nothing else is set)."""
+
+    folder: str | None = "prediction"
+    load_start_ts: float | None = None
+    tolerance_s: float = 0.0
+    relative_tolerance: float = 0.0
+    windows: dict[str, float] = Field(default_factory=dict)
+    predicted_s: dict[str, float] = Field(default_factory=dict)
+    unknown: dict[str, str] = Field(default_factory=dict)
+    changes: list[PredictedChange] = Field(default_factory=list)
+    initial_instances: int | None = None
+    error: str | None = None
+
+
 class RunInfo(_Record):
     """``run.json``: what ran, against what, and how it ended."""
 
@@ -98,6 +135,7 @@ class RunInfo(_Record):
     first_request_ts: float | None = None
     stages: list[StageSpan] = Field(default_factory=list)
     scenario: str | None = None
+    prediction: PredictionInfo | None = None
 
 
 class RunEvent(_Record):
@@ -296,6 +334,15 @@ class Recorded:
         """Datapoints of one metric (any dims), sorted by ``ts``."""
         return [p for p in self.metrics if p.metric == metric and (stat is None or p.stat == stat)]
 
+    @staticmethod
+    def of(path: Path, run: RunInfo, streams: dict[str, list[dict[str, Any]]]) -> Recorded:
+        """A folder's content from in-memory records (dicts of the stream models, e.g. a prediction's),
+        with upserts applied and sorted as :meth:`RunFolder.load` does."""
+        def parsed(name: str) -> list[Any]:
+            return [STREAMS[name].model_validate(r) for r in streams.get(name, [])]
+
+        return _assemble(path, run, {name: parsed(name) for name in STREAMS})
+
 
 class RunFolder:
     """A run folder on disk: create it, append to its streams, read it back."""
@@ -353,19 +400,32 @@ class RunFolder:
     def load(self) -> Recorded:
         """Read the whole folder, applying upserts, sorted by time."""
         run = self.read_run()
-        metrics: dict[tuple[Any, ...], MetricPoint] = {}
-        for p in read_stream(self.stream_path("metrics"), MetricPoint):
-            metrics[p.key()] = p
-        activities: dict[str, Activity] = {}
-        for a in read_stream(self.stream_path("activities"), Activity):
-            activities[a.activity_id] = a
-        return Recorded(
-            path=self.path,
-            run=run,
-            events=sorted(read_stream(self.stream_path("events"), RunEvent), key=lambda e: e.ts),
-            load=sorted(read_stream(self.stream_path("load"), LoadInterval), key=lambda x: x.ts),
-            metrics=sorted(metrics.values(), key=lambda p: (p.metric, p.ts)),
-            endpoint=sorted(read_stream(self.stream_path("endpoint"), EndpointSample), key=lambda s: s.ts),
-            activities=sorted(activities.values(), key=lambda a: a.start_ts),
-            alarms=sorted(read_stream(self.stream_path("alarms"), AlarmSample), key=lambda s: s.ts),
-        )
+        return _assemble(self.path, run, {name: list(read_stream(self.stream_path(name), model))
+                                          for name, model in STREAMS.items()})
+
+    def load_prediction(self) -> Recorded | None:
+        """The run's prediction folder (``run.json`` ``prediction.folder``), if it has one."""
+        run = self.read_run()
+        sub = run.prediction.folder if run.prediction is not None else None
+        if not sub or not (self.path / sub / "run.json").is_file():
+            return None
+        return RunFolder(self.path / sub).load()
+
+
+def _assemble(path: Path, run: RunInfo, streams: dict[str, list[Any]]) -> Recorded:
+    metrics: dict[tuple[Any, ...], MetricPoint] = {}
+    for p in streams["metrics"]:
+        metrics[p.key()] = p
+    activities: dict[str, Activity] = {}
+    for a in streams["activities"]:
+        activities[a.activity_id] = a
+    return Recorded(
+        path=path,
+        run=run,
+        events=sorted(streams["events"], key=lambda e: e.ts),
+        load=sorted(streams["load"], key=lambda x: x.ts),
+        metrics=sorted(metrics.values(), key=lambda p: (p.metric, p.ts)),
+        endpoint=sorted(streams["endpoint"], key=lambda s: s.ts),
+        activities=sorted(activities.values(), key=lambda a: a.start_ts),
+        alarms=sorted(streams["alarms"], key=lambda s: s.ts),
+    )

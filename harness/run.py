@@ -8,6 +8,15 @@ Order matters for the promises the tool makes:
    the collector's sample gap) has passed; Ctrl-C or a crash still finalises the folder, as
    ``aborted`` with the reason, with verdicts and a report of what was recorded.
 
+Prediction: when the profile needs one (a ``within: auto`` window, an ``agrees_with_prediction``
+expectation) or with ``--predict``, the run simulates the profile (:mod:`harness.simulate`, with
+``local.params`` as ``--params`` left them) from its own load start, as soon as that is known, into
+``<run folder>/prediction/`` (a run folder of ``kind`` prediction, with its own verdicts and report),
+and stores in ``run.json`` ``prediction`` what the checks take from it: the derived windows and the
+predicted capacity changes (:class:`~harness.record.PredictionInfo`). A simulation that fails leaves
+``prediction.error`` (those checks are INCONCLUSIVE) and the run goes on. ``scalecheck check``
+reads ``run.json`` and never simulates again.
+
 Scheduled actions with a relative ``at`` (``load_start+3m``) are put as ``at(...)`` as soon as the
 load has started (a ``scheduled_action_put`` event each); one already in the past aborts the run.
 
@@ -39,6 +48,7 @@ from harness.errors import ConfigError
 from harness.profile import Profile, ScheduledActionSpec
 from harness.record import (
     Clock,
+    PredictionInfo,
     Recorded,
     RunEvent,
     RunFolder,
@@ -54,6 +64,7 @@ from harness.setup import prepare, put_relative_action, relative_action_ts
 from harness.traffic import stage_starts
 
 STATUS_EVERY_WALL_S = 5.0
+PREDICTION_FOLDER = "prediction"
 LOADGEN = Path(__file__).with_name("loadgen.py")
 
 
@@ -68,6 +79,7 @@ class RunOptions:
     endpoint_url: str | None = None
     aws_profile: str | None = None
     locust_args: tuple[str, ...] = ()
+    predict: bool = False  # simulate the profile even when no expectation needs the prediction
 
 
 @dataclass(frozen=True)
@@ -129,14 +141,26 @@ def plan_relative_actions(profile: Profile, load_start_ts: float,
     return planned, None
 
 
+AUTO_WINDOW_BUDGET_S = 3600.0
+
+
+def _within_s(exp: object) -> float | None:
+    """An expectation's ``within`` for budgeting: ``auto`` counts as :data:`AUTO_WINDOW_BUDGET_S`."""
+    if getattr(exp, "auto_window", False):
+        return AUTO_WINDOW_BUDGET_S
+    return getattr(exp, "within_s", None)
+
+
 def observation_budget_s(profile: Profile) -> float:
     """Endpoint seconds after the load starts by which every expectation's window has closed, generously:
     the latest anchor (``load_end`` / ``first_request`` at the load's end at worst, ``backlog_empty``
     after a drain as long as the longest ``backlog_drained`` window, or the load again) plus its
-    ``within`` / ``offset``, plus two sample gaps and a metrics interval. The run's hard stop."""
+    ``within`` / ``offset`` (an ``auto`` window, not known before the prediction, counts as
+    :data:`AUTO_WINDOW_BUDGET_S`; ``agrees_with_prediction`` as that after load end), plus two sample
+    gaps and a metrics interval. The run's hard stop, and how long a prediction looks."""
     duration = profile.traffic.duration_s
     stages = {name: start for name, start, _end in stage_starts(profile.traffic.stages, 0.0)}
-    drain = max((float(getattr(e, "within_s", 0.0)) for e in profile.expectations if e.type == "backlog_drained"),
+    drain = max((float(_within_s(e) or 0.0) for e in profile.expectations if e.type == "backlog_drained"),
                 default=duration)
 
     def anchor_s(anchor: str) -> float:
@@ -150,8 +174,10 @@ def observation_budget_s(profile: Profile) -> float:
 
     horizon = duration
     for exp in profile.expectations:
+        if exp.type == "agrees_with_prediction":
+            horizon = max(horizon, duration + AUTO_WINDOW_BUDGET_S)
         anchor = getattr(exp, "after", None) or getattr(exp, "at", None)
-        window = float(getattr(exp, "within_s", None) or getattr(exp, "offset_s", None) or 0.0)
+        window = float(_within_s(exp) or getattr(exp, "offset_s", None) or 0.0)
         if isinstance(anchor, str):
             horizon = max(horizon, anchor_s(anchor) + window)
     c = profile.collector
@@ -176,6 +202,7 @@ class Runner:
         self.collector: Collector | None = None
         self.locust: subprocess.Popen[bytes] | None = None
         self.actions_put = False
+        self.predicted = not (options.predict or profile.needs_prediction)  # True: nothing (more) to predict
 
     def _target(self) -> Target:
         region = self.options.region or self.profile.region
@@ -259,6 +286,11 @@ class Runner:
                 problem = self._put_relative_actions(run.load_start_ts, clock)
                 if problem is not None:
                     return "aborted", problem
+            if run.load_start_ts is not None and not self.predicted:
+                self.predicted = True
+                run = run.model_copy(update={"prediction": self._predict(run.load_start_ts)})
+                self.folder.write_run(run)
+                recorded.run = run
             evaluation = checks.evaluate(recorded, self.profile, final=False)
             locust_done = self.locust.poll() is not None
             if time.monotonic() - last_status >= STATUS_EVERY_WALL_S:
@@ -277,6 +309,29 @@ class Runner:
                 return "complete", None
             if time.monotonic() > hard_stop_wall:
                 return "complete", "observation time limit reached"
+
+    def _predict(self, load_start_ts: float) -> PredictionInfo:
+        """Simulate the profile from the run's load start into ``prediction/``; what the checks take from it."""
+        assert self.folder is not None
+        from harness.checks.prediction import derive_prediction
+        from harness.simulate import simulate, write_prediction
+
+        began = time.monotonic()
+        try:
+            pred = simulate(self.profile, self.profile.local.params, load_start_ts=load_start_ts,
+                            scenario=self.scenario, run_id=PREDICTION_FOLDER)
+            recorded = Recorded.of(self.folder.path / PREDICTION_FOLDER, pred.run, pred.streams)
+            info = derive_prediction(recorded, self.profile, pred.changes, folder=PREDICTION_FOLDER)
+            pred.run = pred.run.model_copy(update={"prediction": info})
+            write_prediction(pred, self.folder.path)
+        except Exception as err:  # the run goes on; the checks that need the prediction say why they cannot
+            self.say(f"prediction failed: {type(err).__name__}: {err}")
+            return PredictionInfo(folder=None, error=f"{type(err).__name__}: {err}")
+        changes = ", ".join(f"{c.from_count}→{c.to_count} at T+{checks.format_span(c.end_ts - load_start_ts)}"
+                            for c in info.changes) or "no capacity change"
+        windows = "".join(f"; {label}: within {checks.format_span(w)}" for label, w in info.windows.items())
+        self.say(f"prediction ({time.monotonic() - began:.1f} s): {changes}{windows}")
+        return info
 
     def _put_relative_actions(self, load_start_ts: float, clock: Clock) -> str | None:
         """Put the profile's relative ``at`` scheduled actions now that the load has started; the reason

@@ -89,6 +89,26 @@ class MetricStore:
             bucket = series[b] = Bucket()
         bucket.add(value)
 
+    def add_aggregate(self, key: MetricKey, ts: float, total: float, count: int, minimum: float,
+                      maximum: float) -> None:
+        """Record ``count`` samples at once (all in the period of ``ts``): their sum, minimum and maximum.
+
+        Equivalent to ``count`` calls of :meth:`add` for every statistic a bucket keeps.
+        """
+        if count <= 0:
+            return
+        series = self._series.setdefault(key, {})
+        b = self.bucket_ts(ts)
+        bucket = series.get(b)
+        if bucket is None:
+            bucket = series[b] = Bucket()
+        bucket.sum += total
+        bucket.count += count
+        if minimum < bucket.minimum:
+            bucket.minimum = minimum
+        if maximum > bucket.maximum:
+            bucket.maximum = maximum
+
     def emit_zero(self, key: MetricKey, bucket_ts: int) -> None:
         """Make the period at ``bucket_ts`` exist with value 0 if nothing was recorded in it.
 
@@ -121,7 +141,16 @@ class MetricStore:
         limit = self.visible_until(now)
         start = int(math.floor(start_ts / period_s)) * period_s
         grouped: dict[int, Bucket] = {}
-        for b, bucket in series.items():
+        step = self.period_s
+        first = math.ceil(start / step) * step
+        stop = min(end_ts, limit + 1)
+        if stop <= first:
+            return []
+        if (stop - first) / step < len(series):  # a short window of a long series: look the buckets up
+            found = ((b, series[b]) for b in range(int(first), int(math.ceil(stop)), step) if b in series)
+        else:
+            found = ((b, bucket) for b, bucket in series.items())
+        for b, bucket in found:
             if b < start or b >= end_ts or b > limit:
                 continue
             g = int(math.floor(b / period_s)) * period_s

@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import random
 import uuid
+from dataclasses import dataclass
 
 from harness.autoscaling.actions import ActionsMixin, Policy
 from harness.autoscaling.alarms import Alarm
@@ -40,6 +41,16 @@ from harness.autoscaling.targets import TargetsMixin
 NAMESPACE = "AWS/SageMaker"
 IDLE_ZERO_METRICS = ("Invocations", "InvocationsPerInstance", "Invocation4XXErrors", "Invocation5XXErrors",
                      "InvocationModelErrors")
+
+
+@dataclass(frozen=True)
+class BulkOutcome:
+    """What :meth:`World.invoke_bulk` did with a batch: served, refused (any error) and their latency."""
+
+    variant: str
+    served: int
+    failed: int
+    latency_s: float
 
 
 class World(TargetsMixin, ScheduledMixin, ActionsMixin, AsyncMixin):
@@ -227,6 +238,61 @@ class World(TargetsMixin, ScheduledMixin, ActionsMixin, AsyncMixin):
         if admission.error is None:
             variant.inflight += 1
         return admission, variant.name
+
+    def invoke_bulk(self, name: str, now: float, count: int, duration_s: float) -> BulkOutcome:
+        """``count`` InvokeEndpoint requests arriving evenly over ``[now, now + duration_s)``, in aggregate.
+
+        The simulator's fast path for high rates: one call instead of ``count`` :meth:`invoke` +
+        :meth:`finish` pairs. The interval must lie in one metric period (its samples go to the bucket of
+        ``now``). Admission is the fluid version of :func:`~harness.autoscaling.physics.admit`, without
+        jitter: by Little's law ``rate x latency`` requests are in flight; beyond the slots latency grows
+        in proportion, and the share of arrivals above slots + queue is refused with ``overload_error``;
+        a latency above ``invocation_timeout_s`` fails them all as ModelError. Capacity is the variant's
+        at ``now``; single-variant endpoints only.
+        """
+        self.advance(now)
+        ep = self.endpoints.get(name)
+        if ep is None or ep.status not in ("InService", "Updating"):
+            raise WorldError("ValidationError", f"Endpoint {name} of account {self.account} not found.")
+        if ep.async_config is not None or len(ep.variants) != 1:
+            raise WorldError("ValidationError", "invoke_bulk models single-variant real-time endpoints only.")
+        variant = next(iter(ep.variants.values()))
+        p = self.params
+        if count <= 0:
+            return BulkOutcome(variant.name, 0, 0, 0.0)
+        instances = variant.current
+        base_s = p.model_latency_ms / 1000.0
+        slots = instances * p.instance_concurrency
+        limit = slots + instances * p.max_queue_per_instance
+        inflight = count / duration_s * base_s if duration_s > 0 else float(count)
+        served = timed_out = 0
+        latency_s = 0.0
+        if instances > 0:
+            admitted = count if inflight <= limit else int(count * limit / inflight)
+            latency_s = base_s * max(1.0, min(inflight, limit) / slots)
+            if latency_s > p.invocation_timeout_s:
+                timed_out, latency_s = admitted, p.invocation_timeout_s
+            else:
+                served = admitted
+        overloaded = count - served - timed_out
+        counted = served + timed_out + (overloaded if p.overload_error != "ThrottlingException" else 0)
+        failed = counted - served
+        refused = count - served
+        dims = {"EndpointName": name, "VariantName": variant.name}
+        add = self.metrics.add_aggregate
+        if counted:
+            add(MetricKey.of(NAMESPACE, "Invocations", **dims), now, float(counted), counted, 1.0, 1.0)
+            if instances > 0:
+                per = 1.0 / instances
+                add(MetricKey.of(NAMESPACE, "InvocationsPerInstance", **dims), now, counted * per, counted, per, per)
+            add(MetricKey.of(NAMESPACE, "Invocation4XXErrors", **dims), now, 0.0, counted, 0.0, 0.0)
+            for metric in ("Invocation5XXErrors", "InvocationModelErrors"):
+                add(MetricKey.of(NAMESPACE, metric, **dims), now, float(failed), counted,
+                    1.0 if served == 0 else 0.0, 1.0 if failed else 0.0)
+        if served:
+            us = latency_s * 1e6
+            add(MetricKey.of(NAMESPACE, "ModelLatency", **dims), now, served * us, served, us, us)
+        return BulkOutcome(variant.name, served, refused, latency_s)
 
     def finish(self, name: str, variant: str) -> None:
         """A served request left the endpoint (frees its slot)."""

@@ -111,6 +111,34 @@ stage) must be ``<= max``. Decided once ``run.load_end_ts`` is set, or when fina
 hole wider than G in the load records (between intervals, or at the edges of the load / stage span
 beyond G plus one interval), is INCONCLUSIVE; mid-run a trailing hole keeps it pending instead,
 because the last intervals may still be on their way.
+
+``within: auto`` (derived windows)
+----------------------------------
+Any expectation with a ``within`` (``scale_out``, ``scale_in``, ``scale_from_zero``,
+``scale_to_zero``, ``backlog_drained``, ``scaled_by``) may say ``within: auto``. The run simulates
+the profile (:mod:`harness.simulate`, same model parameters) from its own load start and writes the
+prediction into its folder (``prediction/``); for each ``auto`` expectation it runs the same check
+on the prediction with an unbounded window: the predicted time *p* from the anchor to the moment the
+check observes the event gives the window ``p × (1 + prediction.relative_tolerance) +
+prediction.tolerance`` (defaults 0.25 and 2m), stored in ``run.json`` ``prediction.windows``; the
+check then runs with that window, and its summary ends with ``[auto: predicted p + slack s]``.
+Before the prediction exists the check is pending; a run without one (or whose simulation failed)
+gives INCONCLUSIVE ("no prediction"); an event the prediction never shows gives INCONCLUSIVE ("no
+derived window"). A prediction folder (``kind`` prediction) is its own prediction. ``scalecheck
+check`` reads ``run.json`` and never simulates again.
+
+``agrees_with_prediction``
+--------------------------
+The observed capacity curve against the predicted one (:func:`~harness.checks.prediction.compare_capacity`
+on the DescribeEndpoint samples from load start and ``run.json`` ``prediction.changes``): each predicted
+change ``a → b`` must be seen, in order, within ±``tolerance`` (default 60 s) of its predicted InService
+time — between the sample before and the first sample showing ``b`` (± ``instances``); and no other
+change may be seen (an *extra* change: its new count matches no predicted count around it). The count
+at load start must match the predicted one. FAIL at once, naming each early, late or missing change
+and each extra one. Otherwise pending until every predicted change and the load end are ``tolerance``
+behind the latest sample; then INCONCLUSIVE when a gap wider than G hides a predicted change or lies
+anywhere from load start to then (a change could hide in it), else PASS listing each change with its
+offset from the prediction.
 """
 
 from __future__ import annotations
@@ -126,6 +154,7 @@ from harness.checks.capacity import check_window
 from harness.checks.common import AnyExpectation, Outcome, format_span, source_text
 from harness.checks.instances import check_capacity_at, check_max_instances
 from harness.checks.load import check_error_rate
+from harness.checks.prediction import check_agrees_with_prediction, check_auto_window
 from harness.profile import Profile
 from harness.record import Recorded, Verdict
 
@@ -141,6 +170,7 @@ _CHECKS: dict[str, Callable[[Any, Recorded, Profile, bool], Outcome]] = {
     "max_instances": check_max_instances,
     "capacity_at": check_capacity_at,
     "scaled_by": check_scaled_by,
+    "agrees_with_prediction": check_agrees_with_prediction,
 }
 
 
@@ -180,4 +210,6 @@ def exit_code(verdicts: Sequence[Verdict]) -> int:
 
 
 def _check(exp: AnyExpectation, recorded: Recorded, profile: Profile, final: bool) -> Outcome:
+    if getattr(exp, "auto_window", False):
+        return check_auto_window(exp, recorded, profile, final, _CHECKS[exp.type])
     return _CHECKS[exp.type](exp, recorded, profile, final)

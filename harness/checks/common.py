@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from harness.profile import (
+    AgreesWithPredictionExpectation,
     BacklogDrainedExpectation,
     CapacityAtExpectation,
     ErrorRateExpectation,
@@ -22,7 +23,7 @@ from harness.record import Recorded, Verdict, VerdictStatus
 
 AnyExpectation = (ScaleOutExpectation | ScaleInExpectation | ErrorRateExpectation | ScaleFromZeroExpectation
                   | ScaleToZeroExpectation | BacklogDrainedExpectation | MaxInstancesExpectation
-                  | CapacityAtExpectation | ScaledByExpectation)
+                  | CapacityAtExpectation | ScaledByExpectation | AgreesWithPredictionExpectation)
 
 
 class Outcome(NamedTuple):
@@ -80,7 +81,11 @@ def source_text(exp: AnyExpectation) -> str:
         want = (str(exp.instances) if exp.instances is not None
                 else f"{exp.min if exp.min is not None else 0}..{exp.max if exp.max is not None else 'inf'}")
         return f"capacity_at: {want} at {relative(exp.at, exp.offset_s)}"
-    window = f"within {format_span(exp.within_s)} after {exp.after}"
+    if isinstance(exp, AgreesWithPredictionExpectation):
+        return (f"agrees_with_prediction: tolerance {format_span(exp.tolerance_s)}"
+                + (f", ±{instances(exp.instances)}" if exp.instances else ""))
+    within = "auto" if exp.within_s is None else format_span(exp.within_s)
+    window = f"within {within} after {exp.after}"
     if isinstance(exp, ScaledByExpectation):
         return f"scaled_by: policy {exp.policy}" + (f" to {exp.to}" if exp.to is not None else "") + f" {window}"
     if isinstance(exp, ScaleOutExpectation | ScaleInExpectation):

@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from harness.autoscaling.params import ModelParams
 from harness.autoscaling.world import World
@@ -29,6 +29,16 @@ from harness.emulator.protocol import Call, Router
 
 DEFAULT_PORT = 4566
 DEFAULT_CREDENTIALS = {"test": "test"}
+
+
+class Clock(Protocol):
+    """What the emulator needs of a clock: endpoint time now, and a sleep in endpoint seconds."""
+
+    speed: float
+
+    def now(self) -> float: ...
+
+    def sleep(self, endpoint_s: float) -> None: ...
 
 
 class EmulatorClock:
@@ -71,9 +81,10 @@ class Emulator:
 
     def __init__(self, params: ModelParams | None = None, *, speed: float = 1.0,
                  credentials: dict[str, str] | None = None, region: str = "us-east-1",
-                 tick_s: float = 0.02) -> None:
+                 tick_s: float = 0.02, clock: Clock | None = None) -> None:
         self.params = params or ModelParams()
-        self.clock = EmulatorClock(speed)
+        # ``clock``: any object with now()/sleep()/speed — the simulator passes a virtual clock it advances
+        self.clock: Clock = clock if clock is not None else EmulatorClock(speed)
         self.world = World(self.params, start_ts=self.clock.now(), region=region)
         self.lock = threading.Lock()
         self.router = Router(DEFAULT_CREDENTIALS if credentials is None else credentials)
@@ -139,7 +150,7 @@ class Emulator:
 
     def _clock_route(self, _params: dict[str, Any]) -> tuple[int, Any]:
         return 200, {"endpoint_ts": self.clock.now(), "wall_ts": time.time(), "speed": self.clock.speed,
-                     "endpoint0_ts": self.clock.wall0}
+                     "endpoint0_ts": getattr(self.clock, "wall0", self.clock.now())}
 
     def _truth_route(self, _params: dict[str, Any]) -> tuple[int, Any]:
         self.advance()

@@ -187,6 +187,10 @@ class Router:
             raise ValueError(f"{service} has no operation {operation!r} in the pinned botocore model")
         self._handlers[(service, operation)] = handler
 
+    def handler(self, service: str, operation: str) -> Handler | None:
+        """The handler registered for ``service``/``operation`` (the simulator calls it directly)."""
+        return self._handlers.get((service, operation))
+
     def register_raw(self, method: str, path: str, fn: RawHandler) -> None:
         """Serve an unsigned JSON route; ``path`` must start with ``/_emulator/``."""
         if not path.startswith("/_emulator/"):

@@ -22,7 +22,9 @@ the run's profile (:func:`timeline_rows`), top to bottom:
    ``INSUFFICIENT_DATA``: one legend entry each), the managed alarms' long names shortened.
 5. ``instances`` — current and desired instance counts as steps, the max capacity, one marker per
    scaling activity at its start, and a vertical marker per scheduled action (with the min/max
-   capacity lines as steps when scheduled actions change them).
+   capacity lines as steps when scheduled actions change them); when ``run.json`` holds a
+   prediction, the predicted current instance count as a dotted step line (``predicted current``:
+   the count at load start, then each predicted change at its predicted InService time).
 6. ``latency`` — client-measured p50/p95/p99 (wall-clock ms) and CloudWatch ``ModelLatency`` average
    (µs converted to ms) when recorded; for async endpoints with completions, the completion time
    p50/p95 (endpoint seconds) on the left axis and the client's milliseconds on the right.
@@ -439,6 +441,24 @@ def _instances_at(samples: Sequence[EndpointSample], ts: float) -> int | None:
     return last
 
 
+def predicted_steps(recorded: Recorded, x_hi: float) -> list[tuple[float, int]]:
+    """The predicted current instance count as ``(ts, count)`` steps from ``run.json`` ``prediction``:
+    the count at load start, each predicted change at its InService time, held until ``x_hi``; empty
+    without a prediction (or a failed one)."""
+    info = recorded.run.prediction
+    if info is None or info.error or info.load_start_ts is None:
+        return []
+    changes = sorted(info.changes, key=lambda c: c.end_ts)
+    level = info.initial_instances if info.initial_instances is not None else (
+        changes[0].from_count if changes else None)
+    if level is None:
+        return []
+    steps = [(info.load_start_ts, level)]
+    steps += [(c.end_ts, c.to_count) for c in changes if c.end_ts >= info.load_start_ts]
+    steps.append((max(x_hi, steps[-1][0]), steps[-1][1]))
+    return steps
+
+
 def _wrap(text: str, width: int = 90) -> str:
     return "<br>".join(textwrap.wrap(html.escape(text), width)) or "-"
 
@@ -449,6 +469,11 @@ def _instances_row(fig: go.Figure, recorded: Recorded, profile: Profile | None, 
     x = [utc(s.ts) for s in ep]
     _add(fig, _line("current instances", x, [s.current_instances for s in ep], legend,
                     line={"color": "#1a7f37", "shape": "hv", "width": 2.5}), ax)
+    predicted = predicted_steps(recorded, x_hi)
+    if predicted:
+        _add(fig, _line("predicted current", [utc(t) for t, _ in predicted], [n for _, n in predicted], legend,
+                        line={"color": "#8250df", "shape": "hv", "dash": "dot", "width": 2},
+                        hovertemplate="predicted %{y} instances<extra></extra>"), ax)
     _add(fig, _line("desired instances", x, [s.desired_instances for s in ep], legend,
                     line={"color": "#bc4c00", "shape": "hv", "dash": "dash"}), ax)
     marks = scheduled_marks(recorded, profile, x_lo, x_hi)

@@ -182,6 +182,11 @@ def _verdict_table(verdicts: list[Verdict]) -> str:
         source = f"<br><code>{escape(v.source)}</code>" if v.source else ""
         window = (f"{fmt_rel(v.window_start_ts, v.trigger_ts)} … {fmt_rel(v.window_end_ts, v.trigger_ts)}"
                   if v.window_start_ts is not None or v.window_end_ts is not None else "—")
+        if v.details.get("window") == "auto":
+            predicted, slack = v.details.get("predicted_s"), v.details.get("slack_s")
+            auto = ("auto: predicted " + (f"T+{fmt_duration(predicted)}" if predicted is not None else "—")
+                    + (f" + {fmt_duration(slack)} slack" if slack is not None else ""))
+            window = auto if window == "—" else f"{window} ({auto})"
         rows.append(
             f'<tr class="{v.status}"><td class="status">{v.status}</td>'
             f"<td><b>{escape(v.name)}</b>{source}</td><td>{escape(v.summary)}</td>"
@@ -244,7 +249,8 @@ all times are endpoint time (UTC)</p>
 <h2>Timeline</h2>
 <p class="sub">Shaded: expectation windows (green PASS, red FAIL, grey INCONCLUSIVE); dashed verticals: when
 each was observed; blue band: traffic stages. Alarm states: one band per alarm (green OK, red ALARM, grey
-INSUFFICIENT_DATA; hover for the full alarm name). Dash-dotted verticals on the instances row: scheduled actions.
+INSUFFICIENT_DATA; hover for the full alarm name). Dash-dotted verticals on the instances row: scheduled actions;
+dotted purple steps there: the predicted instance count (when the run simulated its profile, <code>prediction/</code>).
 Hover for values; drag to zoom, double-click to reset.</p>
 {plot}
 <h2>Data</h2>

@@ -206,3 +206,61 @@ def test_the_readme_profile_example_is_valid() -> None:
     profile = parse_profile(data, "README.md")
     assert {p.type for p in profile.scaling.policies} == {"target_tracking", "step"}
     assert profile.scaling.scheduled_actions and profile.scenarios
+
+
+# --- within: auto, prediction, agrees_with_prediction ---------------------------------------------
+
+def test_within_auto_is_a_window_from_the_prediction() -> None:
+    data = copy.deepcopy(BASE)
+    data["expectations"][0]["within"] = "auto"
+    data["expectations"][1]["within"] = " AUTO "
+    data["expectations"].append({"type": "agrees_with_prediction"})
+    data["prediction"] = {"tolerance": "90s", "relative_tolerance": 0.5}
+    p = parse_profile(data)
+    out, in_, _, agree = p.expectations
+    assert out.within_s is None and out.auto_window and in_.auto_window
+    assert agree.type == "agrees_with_prediction" and agree.tolerance_s == 60 and agree.instances == 0
+    assert p.needs_prediction
+    assert p.prediction.tolerance_s == 90 and p.prediction.window_s(100) == 100 * 1.5 + 90
+    # run.json and profile.yaml (exclude_none) keep `auto`
+    for dump in (p.model_dump(mode="json", by_alias=True),
+                 p.model_dump(mode="json", by_alias=True, exclude_none=True)):
+        assert dump["expectations"][0]["within"] == "auto"
+        assert parse_profile(dump) == p
+
+
+def test_prediction_defaults_and_explicit_windows_need_no_prediction() -> None:
+    p = parse_profile(copy.deepcopy(BASE))
+    assert p.prediction.tolerance_s == 120 and p.prediction.relative_tolerance == 0.25
+    assert p.prediction.window_s(360) == 360 * 1.25 + 120
+    assert not p.needs_prediction and not p.expectations[0].auto_window
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "expected"),
+    [
+        pytest.param("expectations.0.within", None, "expectations[0].within: give a duration like 5m, or auto",
+                     id="null-window"),
+        pytest.param("expectations.0.within", "autom", "or auto (derived from the prediction)", id="typo"),
+        pytest.param("expectations.0.within", "0s", "expectations[0].within: Input should be greater than 0",
+                     id="zero-window"),
+        pytest.param("prediction.relative_tolerance", -1, "prediction.relative_tolerance", id="negative-relative"),
+        pytest.param("prediction.tolerance", "soon", "prediction.tolerance", id="bad-tolerance"),
+        pytest.param("prediction.slack", 1, "prediction.slack: unknown field", id="unknown-prediction-field"),
+    ],
+)
+def test_invalid_auto_and_prediction_fields(path: str, value: object, expected: str) -> None:
+    data = with_change(path, value) if not path.startswith("prediction.") else copy.deepcopy(BASE)
+    if path.startswith("prediction."):
+        data["prediction"] = {path.split(".", 1)[1]: value}
+    with pytest.raises(ProfileError) as err:
+        parse_profile(data)
+    assert expected in str(err.value)
+
+
+def test_invalid_agrees_with_prediction() -> None:
+    data = copy.deepcopy(BASE)
+    data["expectations"] = [{"type": "agrees_with_prediction", "instances": -1, "tolerance": "-1s"}]
+    with pytest.raises(ProfileError) as err:
+        parse_profile(data)
+    assert "expectations[0].instances" in str(err.value) and "expectations[0].tolerance" in str(err.value)

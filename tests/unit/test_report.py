@@ -308,3 +308,41 @@ def test_junit_prediction_and_write(folder: RunFolder, tmp_path: Path) -> None:
     path = write_junit(folder)
     assert path == folder.path / "junit.xml"
     assert _suite(path.read_text(encoding="utf-8")).get("tests") == "3"
+
+
+# --- prediction overlay -----------------------------------------------------------------------------
+
+def _predicted_folder(tmp_path: Path) -> RunFolder:
+    from harness.record import PredictedChange, PredictionInfo
+
+    info = PredictionInfo(load_start_ts=fx.LOAD_START, tolerance_s=120, relative_tolerance=0.25,
+                          windows={fx.NAMES[0]: 545.0}, predicted_s={fx.NAMES[0]: 340.0},
+                          changes=[PredictedChange(start_ts=fx.LOAD_START + 220, end_ts=fx.LOAD_START + 340,
+                                                   from_count=1, to_count=4),
+                                   PredictedChange(start_ts=fx.LOAD_START + 900, end_ts=fx.LOAD_START + 930,
+                                                   from_count=4, to_count=1)],
+                          initial_instances=1)
+    return fx.scale_out_in_run(tmp_path, status=ALL_STATUSES, prediction=info)
+
+
+def test_instances_row_overlays_the_predicted_capacity(tmp_path: Path) -> None:
+    fig = _fig(_predicted_folder(tmp_path))
+    trace = _trace(fig, "predicted current")
+    assert trace.yaxis == _row(fig, "instances")
+    assert trace.line.dash == "dot" and trace.line.shape == "hv"
+    assert list(trace.y) == [1, 4, 1, 1]
+    assert list(trace.x)[:3] == [utc(fx.LOAD_START), utc(fx.LOAD_START + 340), utc(fx.LOAD_START + 930)]
+
+
+def test_no_overlay_without_a_prediction(folder: RunFolder) -> None:
+    assert "predicted current" not in [t.name for t in _fig(folder).data]
+
+
+def test_verdict_table_shows_auto_windows(tmp_path: Path) -> None:
+    folder = _predicted_folder(tmp_path)
+    verdicts = folder.read_verdicts()
+    auto = verdicts[0].model_copy(update={"details": {**verdicts[0].details, "window": "auto",
+                                                      "predicted_s": 340.0, "slack_s": 205.0}})
+    page = render_html(folder.load(), [auto, *verdicts[1:]])
+    assert f"auto: predicted T+{fmt_duration(340)} + {fmt_duration(205)} slack" in page
+    assert "predicted current" in page
