@@ -261,16 +261,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from harness.profile import ProfileError, load_profile
 
     try:
-        profile = load_profile(args.profile)
+        profile = _live_scaling(args, load_profile(args.profile))
         params = load_params(profile, args.params)
-        if args.from_endpoint:
-            from harness.aws import Target, make_clients
-            from harness.livepolicy import read_scaling, with_live_scaling
-
-            target = Target(region=args.region or profile.region, endpoint_url=args.endpoint_url,
-                            profile_name=args.aws_profile)
-            variant = args.variant or profile.endpoint.variant
-            profile = with_live_scaling(profile, read_scaling(make_clients(target), args.from_endpoint, variant))
         result = plan(profile, params)
     except (ProfileError, ConfigError, OSError, ValueError) as err:
         print(f"scalecheck: {err}", file=sys.stderr)
@@ -282,28 +274,38 @@ def cmd_plan(args: argparse.Namespace) -> int:
     return exitcodes.OK
 
 
+def _live_scaling(args: argparse.Namespace, profile: Profile) -> Profile:
+    """With ``--from-endpoint``: the profile with the scaling setup that endpoint has now (boto3)."""
+    if not args.from_endpoint:
+        return profile
+    from harness.aws import Target, make_clients
+    from harness.livepolicy import read_scaling, with_live_scaling
+
+    target = Target(region=args.region or profile.region, endpoint_url=args.endpoint_url, profile_name=args.aws_profile)
+    variant = args.variant or profile.endpoint.variant
+    return with_live_scaling(profile, read_scaling(make_clients(target), args.from_endpoint, variant))
+
+
 def cmd_simulate(args: argparse.Namespace) -> int:
     """Predict PROFILE; prints each predicted capacity change (T+ after load_start) and the verdicts.
     Exits like a run would with the predicted verdicts (0 / 99 / 100), 104 for a bad profile or --params."""
-    import yaml
-
-    from harness.autoscaling.params import ModelParams
     from harness.checks import exit_code, format_span
-    from harness.errors import ConfigError
+    from harness.errors import ConfigError, InfrastructureError
+    from harness.plan import load_params
     from harness.profile import ProfileError, load_profile
     from harness.simulate import simulate_profile
 
     try:
-        profile = load_profile(args.profile)
-        params = profile.local.params
-        if args.params:
-            data = yaml.safe_load(Path(args.params).read_text(encoding="utf-8")) or {}
-            params = ModelParams.model_validate({**params.model_dump(), **data})
+        profile = _live_scaling(args, load_profile(args.profile))
+        params = load_params(profile, args.params)
         folder, runs = simulate_profile(profile, Path(args.reports), params,
                                         say=lambda m: None)
     except (ProfileError, ConfigError, OSError, ValueError) as err:
         print(f"scalecheck: {err}", file=sys.stderr)
         return exitcodes.INVALID_CONFIG
+    except InfrastructureError as err:
+        print(f"scalecheck: infrastructure error: {err}", file=sys.stderr)
+        return exitcodes.INFRASTRUCTURE
     codes = []
     for r in runs:
         run = r.prediction.run
@@ -398,21 +400,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--region", help="AWS region (default: the profile's region)")
     p.add_argument("--endpoint-url", help="an emulator (or other AWS-compatible URL) instead of AWS")
     p.add_argument("--aws-profile", help="AWS shared-config profile for credentials")
-    p = sub.add_parser("plan", help="when alarms should fire and capacity change, from named delays (no traffic)")
-    p.add_argument("profile")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.add_argument("--params", help="YAML of ModelParams fields merged over the profile's local.params")
-    p.add_argument("--from-endpoint", metavar="NAME", help="plan with the scaling setup endpoint NAME has now")
-    p.add_argument("--variant", help="variant of --from-endpoint (default: the profile's)")
-    p.add_argument("--region", help="AWS region (default: the profile's region)")
-    p.add_argument("--endpoint-url", help="an emulator (or other AWS-compatible URL) instead of AWS")
-    p.add_argument("--aws-profile", help="AWS shared-config profile for credentials")
-    p = sub.add_parser("simulate", help="predict a profile's run with the autoscaling model in virtual time "
-                       "(no server, no load): writes a run folder marked \"prediction\"")
-    p.add_argument("profile")
-    p.add_argument("--reports", default="reports", help="where the prediction folder is written (default: reports)")
-    p.add_argument("--params", help="YAML/JSON file of model parameters overriding the profile's local.params "
-                   "(see harness/autoscaling/params.py)")
+    plan_p = sub.add_parser("plan", help="when alarms should fire and capacity change, from named delays "
+                            "(no traffic)")
+    plan_p.add_argument("--json", action="store_true", help="machine-readable output")
+    sim_p = sub.add_parser("simulate", help="predict a profile's run with the autoscaling model in virtual time "
+                           "(no server, no load): writes a run folder marked \"prediction\"")
+    sim_p.add_argument("--reports", default="reports", help="where the prediction folder is written "
+                       "(default: reports)")
+    for p in (plan_p, sim_p):
+        p.add_argument("profile")
+        p.add_argument("--params", metavar="FILE", help="model parameters (YAML of ModelParams fields, e.g. from "
+                       "scalecheck calibrate) merged over the profile's local.params")
+        p.add_argument("--from-endpoint", metavar="NAME",
+                       help="use the scaling setup endpoint NAME has now (read through boto3) instead of the profile's")
+        p.add_argument("--variant", help="variant of --from-endpoint (default: the profile's)")
+        p.add_argument("--region", help="AWS region (default: the profile's region)")
+        p.add_argument("--endpoint-url", help="an emulator (or other AWS-compatible URL) instead of AWS")
+        p.add_argument("--aws-profile", help="AWS shared-config profile for credentials")
     p = sub.add_parser("emulator", help="serve the local AWS emulator on 127.0.0.1")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=4566, help="0 picks a free port (default 4566)")

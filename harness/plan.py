@@ -405,7 +405,7 @@ def _expectation(exp: object, rows: list[Row], walk: _Walk, anchors: dict[str, f
         lo = walk.backlog_empty - base
         delays = (Delay(f"backlog empties +{_s(lo)}", lo, lo), Delay(f"≤{lag}s period", 0, lag))
         return Row("expectation", label, anchor, *_sum(delays), delays, within_s=within,
-                   status=window_status(within or 0, *_sum(delays)))
+                   status=_status(exp, within, *_sum(delays)))
     else:
         return Row("expectation", label, anchor, None, None, status="not planned", within_s=within)
     if found is None:
@@ -413,7 +413,14 @@ def _expectation(exp: object, rows: list[Row], walk: _Walk, anchors: dict[str, f
     assert found.at_lo_s is not None and found.at_hi_s is not None
     lo, hi = max(0.0, found.at_lo_s - base), max(0.0, found.at_hi_s - base)
     return Row("expectation", label, anchor, lo, hi, found.delays, policy=found.policy,
-               capacity=found.capacity, within_s=within, status=window_status(within or 0, lo, hi))
+               capacity=found.capacity, within_s=within, status=_status(exp, within, lo, hi))
+
+
+def _status(exp: object, within: float | None, lo: float | None, hi: float | None) -> str:
+    """The window's status; an ``auto`` window is derived from the run's prediction, so it fits by design."""
+    if within is None and getattr(exp, "auto_window", False):
+        return "auto: predicted at run start + prediction tolerances"
+    return window_status(within or 0, lo, hi)
 
 
 def _capacity_at(rows: list[Row], walk: _Walk, at: float, *, upper: bool) -> int:
@@ -462,7 +469,9 @@ def render(result: Plan) -> str:
     if result.expectations:
         head2 = ("EXPECTATION", "ANCHOR", "PLANNED", "WITHIN", "STATUS")
         exp_rows = [(r.what, r.anchor, f"+{_fmt(r.at_lo_s)}..{_fmt(r.at_hi_s)}" if r.at_lo_s is not None else "-",
-                     _fmt(r.within_s) if r.within_s is not None else "-", r.status or "") for r in result.expectations]
+                     _fmt(r.within_s) if r.within_s is not None else ("auto" if (r.status or "").startswith("auto")
+                                                                      else "-"), r.status or "")
+                    for r in result.expectations]
         lines += ["", *_align([head2, *exp_rows])]
     lines += [f"note: {n}" for n in result.notes]
     return "\n".join(lines)

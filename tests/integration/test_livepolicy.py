@@ -11,6 +11,7 @@ from harness.aws import Target, make_clients
 from harness.cli import main
 from harness.livepolicy import read_scaling
 from harness.profile import StepPolicy, TargetTrackingPolicy
+from harness.record import RunFolder
 from tests.emulator_support import client, deploy, running
 
 pytestmark = pytest.mark.integration
@@ -25,7 +26,7 @@ DIMS = [{"Name": "EndpointName", "Value": EP}, {"Name": "VariantName", "Value": 
 PROFILE = Path(__file__).resolve().parents[2] / "profiles" / "realtime-target-tracking.yaml"
 
 
-def test_read_scaling_and_plan_from_endpoint(capsys: pytest.CaptureFixture[str]) -> None:
+def test_read_scaling_and_plan_from_endpoint(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     params = ModelParams(endpoint_create_delay_s=60, provisioning_delay_s=60)
     with running(params, 120.0) as (_emu, handle):
         sm, aas, cw = (client(handle.url, s) for s in ("sagemaker", "application-autoscaling", "cloudwatch"))
@@ -72,3 +73,15 @@ def test_read_scaling_and_plan_from_endpoint(capsys: pytest.CaptureFixture[str])
         assert "tt AlarmHigh fires (InvocationsPerInstance 120 > 20)" in out  # 2 rps on 1 instance
         assert "step-out busy fires (InvocationsPerInstance 120 >= 100)" in out
         assert "nightly (cron(0 22 * * ? *)): absolute schedule" in out
+
+        # simulate answers "what will my current setup do under this traffic?" with the live policies.
+        code = main(["simulate", str(PROFILE), "--from-endpoint", EP, "--endpoint-url", handle.url,
+                     "--reports", str(tmp_path)])
+        out = capsys.readouterr().out
+        assert code in (0, 99, 100), out
+        (folder,) = [p for p in tmp_path.iterdir() if p.is_dir()]
+        recorded = RunFolder(folder).load()
+        assert recorded.run.kind == "prediction"
+        policies = {p["name"] for p in recorded.run.profile["scaling"]["policies"]}
+        assert policies == {"tt", "step-out"}, policies
+        assert "scale-out 1 →" in out, out

@@ -4,6 +4,10 @@ Each must pass, within 3 minutes of wall time, and its run folder must show the 
 is there to demonstrate (not only PASS lines): step sizes that grow with the breach, capacity raised by
 a schedule before the peak, and an async endpoint reaching its first instance sooner with the
 HasBacklogWithoutCapacity policy than without it.
+
+Agreement (issue 4): every run is made with ``--predict``, so the simulator predicts it from the run's
+actual load start; the emulator's capacity steps must be the predicted ones, each within one metric
+period of its predicted time, with no extra step.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.checks.prediction import compare_capacity
 from harness.record import RunFolder
 from tests.conftest import ROOT, scalecheck
 
@@ -25,12 +30,41 @@ WALL_LIMIT_S = 180.0
 
 def _run(profile: str, reports: Path) -> tuple[str, float]:
     started = time.monotonic()
-    proc = scalecheck("run", str(ROOT / "profiles" / profile), "--local", "--reports", str(reports),
+    proc = scalecheck("run", str(ROOT / "profiles" / profile), "--local", "--predict", "--reports", str(reports),
                       timeout=WALL_LIMIT_S + 60)
     took = time.monotonic() - started
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert took <= WALL_LIMIT_S, f"{profile} took {took:.0f} s of wall time"
     return proc.stdout + proc.stderr, took
+
+
+def _assert_agrees_with_prediction(folder: Path) -> int:
+    """The observed capacity steps are the predicted ones, each within one metric period; returns how many
+    steps were compared."""
+    recorded = RunFolder(folder).load()
+    pred = recorded.run.prediction
+    assert pred is not None and pred.error is None, pred
+    assert (folder / "prediction" / "run.json").exists()
+    observed_until = recorded.endpoint[-1].ts
+    period = recorded.run.profile["local"]["params"]["metric_period_s"]
+    # The run stops once every expectation is decided; predicted steps after that cannot be compared.
+    due = [c for c in pred.changes if c.end_ts - period <= observed_until]
+    cmp = compare_capacity(recorded.endpoint, due, period, since_ts=recorded.run.load_start_ts,
+                           initial=pred.initial_instances)
+    detail = [(m.predicted.from_count, m.predicted.to_count, m.status, m.delta_s) for m in cmp.matches]
+    unseen_after_end = [m for m in cmp.matches if m.status == "not_yet" and m.predicted.end_ts > observed_until]
+    assert all(m.ok or m in unseen_after_end for m in cmp.matches), f"{folder.name}: {detail}"
+    assert not cmp.extra and not cmp.initial_mismatch, f"{folder.name}: extra {cmp.extra}, {detail}"
+    compared = len(cmp.matches) - len(unseen_after_end)
+    assert compared, "nothing predicted to compare"
+    return compared
+
+
+def test_realtime_target_tracking_walkthrough(reports: Path) -> None:
+    output, _ = _run("realtime-target-tracking.yaml", reports)
+    folder = _only_child(reports)
+    assert {v.status for v in RunFolder(folder).read_verdicts()} == {"PASS"}, output
+    assert _assert_agrees_with_prediction(folder) >= 2  # 1 -> 4 and 4 -> 1
 
 
 def _only_child(reports: Path) -> Path:
@@ -60,6 +94,7 @@ def test_step_scaling_steps_grow_with_the_breach(reports: Path) -> None:
     ins = [c for p, c in _set_capacities(folder) if p == "ipi-step-in"]
     assert ins and ins[0] == 3, ins  # -50 % of 6
     assert (folder / "report.html").stat().st_size > 100_000
+    assert _assert_agrees_with_prediction(folder) >= 3
 
 
 def test_scheduled_scaling_prewarms_before_the_peak(reports: Path) -> None:
@@ -74,6 +109,7 @@ def test_scheduled_scaling_prewarms_before_the_peak(reports: Path) -> None:
     assert before_peak[-1] == 4, before_peak[-5:]
     causes = [a.cause for a in recorded.activities]
     assert any("minimum capacity was set to 4" in c or "prewarm-for-peak" in c for c in causes), causes
+    assert _assert_agrees_with_prediction(folder) >= 2
 
 
 def test_async_scale_from_zero_with_and_without_the_backlog_policy(reports: Path) -> None:
@@ -99,6 +135,7 @@ def test_async_scale_from_zero_with_and_without_the_backlog_policy(reports: Path
         backlog = [p.value for p in recorded.metrics if p.metric == "ApproximateBacklogSize"]
         assert backlog and max(backlog) >= 3
         assert not any(p.metric in ("Invocations", "InvocationsPerInstance") for p in recorded.metrics)
+        assert _assert_agrees_with_prediction(folder) >= 2
     # The guide: without the policy, scale-up from zero waits for the backlog to exceed the target.
     gained = first_instance["without-backlog-policy"] - first_instance["with-backlog-policy"]
     assert gained >= 120, first_instance

@@ -110,3 +110,13 @@ def test_load_params_merges_over_profile(tmp_path: Path) -> None:
     assert merged.metric_publish_lag_s == 120
     assert merged.provisioning_delay_s == profile.local.params.provisioning_delay_s
     assert render(plan(profile, merged)).count("120s lag") >= 1
+
+
+def test_auto_windows_are_not_rated_as_zero() -> None:
+    profile = load_profile(Path(__file__).resolve().parents[2] / "profiles" / "realtime-target-tracking.yaml")
+    data = profile.model_dump(mode="json", by_alias=True, exclude_none=True)
+    data["expectations"][0]["within"] = "auto"
+    result = plan(type(profile).model_validate(data), ModelParams())
+    row = next(r for r in result.expectations if r.what.startswith("scale_out"))
+    assert row.within_s is None and row.status.startswith("auto"), row
+    assert any(line.startswith("scale_out to 4") and " auto " in line for line in render(result).splitlines())
