@@ -21,8 +21,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from harness.autoscaling.alarms import Alarm, Comparison, TreatMissing, next_state
-from harness.autoscaling.entities import ScalableTarget, TargetTrackingPolicy, Variant, WorldError, parse_resource_id
+from harness.autoscaling.alarms import Alarm, Comparison, TreatMissing, evaluate
+from harness.autoscaling.entities import (
+    ScalableTarget,
+    TargetTrackingPolicy,
+    Variant,
+    WorldError,
+    resource_names,
+)
 from harness.autoscaling.metrics import MetricKey
 from harness.autoscaling.policy import Decision, on_alarm_high, on_alarm_low, start_cooldown
 from harness.autoscaling.step import StepPolicy, decide_step, parse_step_config, start_step_cooldown
@@ -81,8 +87,9 @@ class ActionsMixin:
         alarm.last_points = [v for _, v in points]
         if points:
             alarm.last_value_ts, alarm.last_value = points[-1]
-        state, reason = next_state(alarm, points)
+        state, why = evaluate(alarm, points)
         if state != alarm.state:
+            reason = why()
             self.log(t, "alarm_state", alarm=alarm.name, previous=alarm.state, state=state, reason=reason)
             alarm.state, alarm.state_reason, alarm.state_updated_ts = state, reason, t
 
@@ -91,7 +98,7 @@ class ActionsMixin:
         target = self.targets.get(policy.resource_id) if policy else None
         if policy is None or target is None or alarm.last_value is None:
             return None
-        ep_name, v_name = parse_resource_id(policy.resource_id)
+        ep_name, v_name = resource_names(policy.resource_id)
         ep = self.endpoints.get(ep_name)
         if ep is None or v_name not in ep.variants:
             return None

@@ -11,7 +11,8 @@ actions repeat once per minute while the alarm stays in ALARM (aws-semantics §1
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import operator
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -35,6 +36,14 @@ def breaches(value: float, comparison: Comparison, threshold: float) -> bool:
     if comparison == "LessThanOrEqualToThreshold":
         return value <= threshold
     raise ValueError(f"unknown ComparisonOperator {comparison!r}")
+
+
+_OPERATORS: dict[str, Callable[[float, float], bool]] = {
+    "GreaterThanThreshold": operator.gt,
+    "GreaterThanOrEqualToThreshold": operator.ge,
+    "LessThanThreshold": operator.lt,
+    "LessThanOrEqualToThreshold": operator.le,
+}
 
 
 @dataclass
@@ -67,25 +76,39 @@ class Alarm:
 
 def next_state(alarm: Alarm, points: Sequence[tuple[int, float]]) -> tuple[AlarmState, str]:
     """The state after evaluating ``points`` (the datapoints present among the last N periods)."""
+    state, reason = evaluate(alarm, points)
+    return state, reason()
+
+
+def evaluate(alarm: Alarm, points: Sequence[tuple[int, float]]) -> tuple[AlarmState, Callable[[], str]]:
+    """:func:`next_state` with the reason left to compute: only a change of state records it."""
     n, m = alarm.evaluation_periods, alarm.datapoints_to_alarm
     present = len(points)
     missing = max(0, n - present)
-    breaching = sum(1 for _, v in points if breaches(v, alarm.comparison, alarm.threshold))
-    if alarm.treat_missing == "breaching":
-        breaching += missing
-    not_breaching = present - sum(1 for _, v in points if breaches(v, alarm.comparison, alarm.threshold))
+    comparison, threshold = alarm.comparison, alarm.threshold
+    op = _OPERATORS.get(comparison)
+    if op is None:  # breaches() refuses it (when there is a point to compare)
+        breached = sum(1 for _, v in points if breaches(v, comparison, threshold))
+    else:
+        breached = sum(1 for _, v in points if op(v, threshold))
+    breaching = breached + missing if alarm.treat_missing == "breaching" else breached
+    not_breaching = present - breached
     if alarm.treat_missing == "notBreaching":
         not_breaching += missing
-    shown = ", ".join(f"{v:g}" for _, v in points) or "none"
+
+    def shown() -> str:
+        return ", ".join(f"{v:g}" for _, v in points) or "none"
+
     if breaching >= m:
-        return "ALARM", (f"Threshold Crossed: {breaching} out of the last {n} datapoints [{shown}] were "
-                         f"{_words(alarm.comparison)} the threshold ({alarm.threshold:g}).")
+        return "ALARM", lambda: (f"Threshold Crossed: {breaching} out of the last {n} datapoints [{shown()}] were "
+                                 f"{_words(comparison)} the threshold ({threshold:g}).")
     if not_breaching > n - m:
-        return "OK", (f"Threshold Crossed: {not_breaching} out of the last {n} datapoints [{shown}] were not "
-                      f"{_words(alarm.comparison)} the threshold ({alarm.threshold:g}).")
+        return "OK", lambda: (f"Threshold Crossed: {not_breaching} out of the last {n} datapoints [{shown()}] were "
+                              f"not {_words(comparison)} the threshold ({threshold:g}).")
     if present == 0 and alarm.treat_missing == "missing":
-        return "INSUFFICIENT_DATA", f"Insufficient Data: no datapoints in the last {n} periods."
-    return alarm.state, alarm.state_reason
+        return "INSUFFICIENT_DATA", lambda: f"Insufficient Data: no datapoints in the last {n} periods."
+    state, reason = alarm.state, alarm.state_reason
+    return state, lambda: reason
 
 
 def _words(comparison: Comparison) -> str:

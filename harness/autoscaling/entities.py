@@ -6,6 +6,7 @@ Plain data; the rules that change them live in :mod:`harness.autoscaling.world` 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -167,3 +168,9 @@ def parse_resource_id(resource_id: str) -> tuple[str, str]:
                          f"Unsupported resource ID {resource_id!r}: "
                          "expected endpoint/<EndpointName>/variant/<VariantName>")
     return parts[1], parts[3]
+
+
+@functools.lru_cache(maxsize=1024)
+def resource_names(resource_id: str) -> tuple[str, str]:
+    """:func:`parse_resource_id`, cached for the model's hot paths (it is pure; a refused ID is not cached)."""
+    return parse_resource_id(resource_id)

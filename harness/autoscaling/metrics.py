@@ -8,12 +8,17 @@ A sample is added to the bucket of its period (``floor(ts / period) * period``).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NamedTuple
 
 Dims = tuple[tuple[str, str], ...]
 
 STATISTICS = ("Sum", "Average", "Minimum", "Maximum", "SampleCount")
+
+
+def _first(item: tuple[int, float]) -> int:
+    return item[0]
 
 
 class MetricKey(NamedTuple):
@@ -48,6 +53,22 @@ class Bucket:
         self.count += other.count
         self.minimum = min(self.minimum, other.minimum)
         self.maximum = max(self.maximum, other.maximum)
+
+    def merged_stat(self, statistic: str) -> float:
+        """``Bucket()`` merged with this one, then :meth:`stat` (a datapoint of a single bucket), without the copy."""
+        if statistic == "Sum":
+            return 0.0 + self.sum
+        if statistic == "SampleCount":
+            return float(self.count)
+        if self.count == 0:
+            return 0.0
+        if statistic == "Average":
+            return (0.0 + self.sum) / self.count
+        if statistic == "Minimum":
+            return min(math.inf, self.minimum)
+        if statistic == "Maximum":
+            return max(-math.inf, self.maximum)
+        raise ValueError(f"unsupported statistic {statistic!r}; supported: {', '.join(STATISTICS)}")
 
     def stat(self, statistic: str) -> float:
         """Value of ``statistic``; an empty bucket (zero emitted while idle) reads as 0."""
@@ -97,8 +118,16 @@ class MetricStore:
         """
         if count <= 0:
             return
-        series = self._series.setdefault(key, {})
-        b = self.bucket_ts(ts)
+        self.add_aggregate_at(key, self.bucket_ts(ts), total, count, minimum, maximum)
+
+    def add_aggregate_at(self, key: MetricKey, b: int, total: float, count: int, minimum: float,
+                         maximum: float) -> None:
+        """:meth:`add_aggregate` into the bucket starting at ``b`` (a :meth:`bucket_ts`)."""
+        if count <= 0:
+            return
+        series = self._series.get(key)
+        if series is None:
+            series = self._series[key] = {}
         bucket = series.get(b)
         if bucket is None:
             bucket = series[b] = Bucket()
@@ -108,6 +137,29 @@ class MetricStore:
             bucket.minimum = minimum
         if maximum > bucket.maximum:
             bucket.maximum = maximum
+
+    def aggregator(self, ts: float) -> Callable[[MetricKey, float, int, float, float], None]:
+        """``add(key, total, count, minimum, maximum)``: :meth:`add_aggregate` at ``ts``, its bucket found once."""
+        b = self.bucket_ts(ts)
+        all_series = self._series
+
+        def add(key: MetricKey, total: float, count: int, minimum: float, maximum: float) -> None:
+            if count <= 0:
+                return
+            series = all_series.get(key)
+            if series is None:
+                series = all_series[key] = {}
+            bucket = series.get(b)
+            if bucket is None:
+                bucket = series[b] = Bucket()
+            bucket.sum += total
+            bucket.count += count
+            if minimum < bucket.minimum:
+                bucket.minimum = minimum
+            if maximum > bucket.maximum:
+                bucket.maximum = maximum
+
+        return add
 
     def emit_zero(self, key: MetricKey, bucket_ts: int) -> None:
         """Make the period at ``bucket_ts`` exist with value 0 if nothing was recorded in it.
@@ -146,6 +198,21 @@ class MetricStore:
         stop = min(end_ts, limit + 1)
         if stop <= first:
             return []
+        if period_s == step:  # the store's own period: each bucket is its datapoint
+            out = []
+            if (stop - first) / step < len(series):  # a short window of a long series: look the buckets up
+                for b in range(int(first), int(math.ceil(stop)), step):
+                    bucket = series.get(b)
+                    if bucket is None or b < start or b >= end_ts or b > limit:
+                        continue
+                    out.append((b, bucket.merged_stat(statistic)))
+                return out
+            for b, bucket in series.items():
+                if b < start or b >= end_ts or b > limit:
+                    continue
+                out.append((int(math.floor(b / period_s)) * period_s, bucket.merged_stat(statistic)))
+            out.sort(key=_first)
+            return out
         if (stop - first) / step < len(series):  # a short window of a long series: look the buckets up
             found = ((b, series[b]) for b in range(int(first), int(math.ceil(stop)), step) if b in series)
         else:
@@ -167,4 +234,14 @@ class MetricStore:
         limit = self.visible_until(now)
         last = int(math.floor((limit - (period - self.period_s)) / period)) * period
         first = last - (count - 1) * period
+        if period == self.period_s:  # what datapoints() returns for the store's period, looked up directly
+            series = self._series.get(key)
+            if not series:
+                return []
+            out = []
+            for b in range(first, last + period, period):
+                bucket = series.get(b)
+                if bucket is not None:
+                    out.append((b, bucket.merged_stat(statistic)))
+            return out
         return self.datapoints(key, statistic, period, first, last + period, now)

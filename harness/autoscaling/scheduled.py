@@ -104,7 +104,12 @@ class ScheduledMixin:
                             anchor_ts=action.created_ts)
 
     def _next_scheduled_ts(self: World) -> float:
-        return min((a.next_ts for a in self.scheduled.values() if a.next_ts is not None), default=math.inf)
+        out = math.inf
+        for a in self.scheduled.values():
+            ts = a.next_ts
+            if ts is not None and ts < out:
+                out = ts
+        return out
 
     def _run_scheduled(self: World, t: float) -> None:
         """Fire every action due by ``t`` in fire-time then creation order, and schedule its next time."""

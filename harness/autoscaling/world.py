@@ -13,10 +13,11 @@ virtual time. Rules are cited in policy.py, alarms.py and physics.py.
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 import uuid
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from harness.autoscaling.actions import ActionsMixin, Policy
 from harness.autoscaling.alarms import Alarm
@@ -30,7 +31,7 @@ from harness.autoscaling.entities import (
     TruthEvent,
     Variant,
     WorldError,
-    parse_resource_id,
+    resource_names,
 )
 from harness.autoscaling.metrics import MetricKey, MetricStore
 from harness.autoscaling.params import ModelParams
@@ -43,8 +44,7 @@ IDLE_ZERO_METRICS = ("Invocations", "InvocationsPerInstance", "Invocation4XXErro
                      "InvocationModelErrors")
 
 
-@dataclass(frozen=True)
-class BulkOutcome:
+class BulkOutcome(NamedTuple):
     """What :meth:`World.invoke_bulk` did with a batch: served, refused (any error) and their latency."""
 
     variant: str
@@ -69,6 +69,7 @@ class World(TargetsMixin, ScheduledMixin, ActionsMixin, AsyncMixin):
         self.policies: dict[str, Policy] = {}
         self.alarms: dict[str, Alarm] = {}
         self.activities: list[ActivityRecord] = []
+        self._open_activities: list[ActivityRecord] = []  # the InProgress ones, in creation order
         self.scheduled: dict[tuple[str, str], ScheduledAction] = {}  # (ResourceId, ScheduledActionName)
         self.truth: list[TruthEvent] = []
         period = self.params.metric_period_s
@@ -84,8 +85,11 @@ class World(TargetsMixin, ScheduledMixin, ActionsMixin, AsyncMixin):
         if now < self.now:
             return  # a late caller; the model never runs backwards
         while True:
-            t_ready = min((e.ready_ts for e in self.endpoints.values() if e.ready_ts is not None),
-                          default=math.inf)
+            t_ready = math.inf
+            for e in self.endpoints.values():
+                r = e.ready_ts
+                if r is not None and r < t_ready:
+                    t_ready = r
             t_sched = self._next_scheduled_ts()
             t_async = self._next_async_event_ts() if self._async_events else math.inf
             t = min(t_ready, self._next_close, self._next_eval, t_sched, t_async, self._next_sample)
@@ -113,6 +117,21 @@ class World(TargetsMixin, ScheduledMixin, ActionsMixin, AsyncMixin):
             self._actuate(t)
         self.now = now
         self._actuate(now)
+
+    def next_event_ts(self) -> float:
+        """When the next event :meth:`advance` processes is due (``inf``: none scheduled).
+
+        Right after :meth:`advance` (to ``now``), and as long as nothing but metrics and requests in flight
+        changed since (:meth:`invoke`, :meth:`invoke_bulk`, :meth:`finish`), advancing to a time from ``now``
+        up to before this one processes nothing and applies nothing: it only moves ``now`` on.
+        """
+        t_ready = math.inf
+        for e in self.endpoints.values():
+            r = e.ready_ts
+            if r is not None and r < t_ready:
+                t_ready = r
+        t_async = self._next_async_event_ts() if self._async_events else math.inf
+        return min(t_ready, self._next_close, self._next_eval, self._next_scheduled_ts(), t_async, self._next_sample)
 
     def log(self, ts: float, kind: str, **detail: object) -> None:
         self.truth.append(TruthEvent(ts, kind, dict(detail)))  # type: ignore[arg-type]
@@ -225,16 +244,17 @@ class World(TargetsMixin, ScheduledMixin, ActionsMixin, AsyncMixin):
         admission = admit(inflight=variant.inflight, instances=variant.current, params=self.params,
                           rng=self.rng, endpoint=name)
         if admission.error != "ThrottlingException":
-            dims = {"EndpointName": name, "VariantName": variant.name}
-            self._put("Invocations", dims, now, 1.0)
+            inv, ipi, e4xx, e5xx, emodel, latency = _invocation_keys(name, variant.name)
+            add = self.metrics.add
+            add(inv, now, 1.0)
             if variant.current > 0:
-                self._put("InvocationsPerInstance", dims, now, 1.0 / variant.current)
+                add(ipi, now, 1.0 / variant.current)
             failed = admission.error is not None
-            self._put("Invocation4XXErrors", dims, now, 0.0)
-            self._put("Invocation5XXErrors", dims, now, 1.0 if failed else 0.0)
-            self._put("InvocationModelErrors", dims, now, 1.0 if failed else 0.0)
+            add(e4xx, now, 0.0)
+            add(e5xx, now, 1.0 if failed else 0.0)
+            add(emodel, now, 1.0 if failed else 0.0)
             if not failed:
-                self._put("ModelLatency", dims, now, admission.latency_s * 1e6)
+                add(latency, now, admission.latency_s * 1e6)
         if admission.error is None:
             variant.inflight += 1
         return admission, variant.name
@@ -278,20 +298,21 @@ class World(TargetsMixin, ScheduledMixin, ActionsMixin, AsyncMixin):
         counted = served + timed_out + (overloaded if p.overload_error != "ThrottlingException" else 0)
         failed = counted - served
         refused = count - served
-        dims = {"EndpointName": name, "VariantName": variant.name}
-        add = self.metrics.add_aggregate
-        if counted:
-            add(MetricKey.of(NAMESPACE, "Invocations", **dims), now, float(counted), counted, 1.0, 1.0)
-            if instances > 0:
-                per = 1.0 / instances
-                add(MetricKey.of(NAMESPACE, "InvocationsPerInstance", **dims), now, counted * per, counted, per, per)
-            add(MetricKey.of(NAMESPACE, "Invocation4XXErrors", **dims), now, 0.0, counted, 0.0, 0.0)
-            for metric in ("Invocation5XXErrors", "InvocationModelErrors"):
-                add(MetricKey.of(NAMESPACE, metric, **dims), now, float(failed), counted,
-                    1.0 if served == 0 else 0.0, 1.0 if failed else 0.0)
-        if served:
-            us = latency_s * 1e6
-            add(MetricKey.of(NAMESPACE, "ModelLatency", **dims), now, served * us, served, us, us)
+        if counted or served:
+            inv, ipi, e4xx, e5xx, emodel, latency = _invocation_keys(name, variant.name)
+            add = self.metrics.aggregator(now)
+            if counted:
+                add(inv, float(counted), counted, 1.0, 1.0)
+                if instances > 0:
+                    per = 1.0 / instances
+                    add(ipi, counted * per, counted, per, per)
+                add(e4xx, 0.0, counted, 0.0, 0.0)
+                lo, hi = 1.0 if served == 0 else 0.0, 1.0 if failed else 0.0
+                add(e5xx, float(failed), counted, lo, hi)
+                add(emodel, float(failed), counted, lo, hi)
+            if served:
+                us = latency_s * 1e6
+                add(latency, served * us, served, us, us)
         return BulkOutcome(variant.name, served, refused, latency_s)
 
     def finish(self, name: str, variant: str) -> None:
@@ -328,13 +349,12 @@ class World(TargetsMixin, ScheduledMixin, ActionsMixin, AsyncMixin):
             idle_zero = IDLE_ZERO_METRICS if ep.async_config is None else ASYNC_IDLE_ZERO_METRICS
             for v in ep.variants.values():
                 for metric in idle_zero:
-                    key = MetricKey.of(NAMESPACE, metric, EndpointName=ep.name, VariantName=v.name)
-                    self.metrics.emit_zero(key, bucket)
+                    self.metrics.emit_zero(_variant_key(metric, ep.name, v.name), bucket)
 
     # ------------------------------------------------------------------------- actuation
     def set_desired(self, target: ScalableTarget, capacity: int, t: float, cause: str) -> ActivityRecord:
         """Application Auto Scaling decides ``capacity``: record the activity and apply it when it can."""
-        for act in self.activities:
+        for act in self._open_activities:
             if act.resource_id == target.resource_id and act.status_code in ("Pending", "InProgress"):
                 act.status_code, act.end_ts = "Overridden", t
                 act.status_message = "Superseded by a newer scaling activity."
@@ -346,6 +366,8 @@ class World(TargetsMixin, ScheduledMixin, ActionsMixin, AsyncMixin):
             status_code="InProgress", target_capacity=capacity,
             status_message="Waiting for change to be fulfilled by sagemaker.")
         self.activities.append(act)
+        self._open_activities = [a for a in self._open_activities if a.status_code == "InProgress"]
+        self._open_activities.append(act)
         target.desired = capacity
         self.log(t, "activity", activity_id=act.activity_id, status=act.status_code, desired=capacity,
                  cause=cause)
@@ -354,19 +376,24 @@ class World(TargetsMixin, ScheduledMixin, ActionsMixin, AsyncMixin):
 
     def _actuate(self, t: float) -> None:
         for target in self.targets.values():
-            ep_name, v_name = parse_resource_id(target.resource_id)
+            ep_name, v_name = resource_names(target.resource_id)
             ep = self.endpoints.get(ep_name)
-            if ep is None or v_name not in ep.variants or ep.status != "InService":
+            if ep is None or ep.status != "InService":
                 continue
-            if ep.variants[v_name].desired != target.desired:
+            variant = ep.variants.get(v_name)
+            if variant is not None and variant.desired != target.desired:
                 self._apply_capacities(ep_name, {v_name: target.desired}, t)
-        self._settle_activities(t)
+        if self._open_activities:
+            self._settle_activities(t)
 
     def _settle_activities(self, t: float) -> None:
-        for act in self.activities:
+        """Close the InProgress activities whose change is done (or whose endpoint is gone), in creation order."""
+        if not self._open_activities:
+            return
+        for act in self._open_activities:
             if act.status_code != "InProgress":
                 continue
-            ep_name, v_name = parse_resource_id(act.resource_id)
+            ep_name, v_name = resource_names(act.resource_id)
             ep = self.endpoints.get(ep_name)
             if ep is None:
                 act.status_code, act.end_ts = "Failed", t
@@ -379,6 +406,23 @@ class World(TargetsMixin, ScheduledMixin, ActionsMixin, AsyncMixin):
             else:
                 continue
             self.log(t, "activity", activity_id=act.activity_id, status=act.status_code)
+        self._open_activities = [a for a in self._open_activities if a.status_code == "InProgress"]
+
+
+@functools.lru_cache(maxsize=4096)
+def _variant_key(metric: str, endpoint: str, variant: str) -> MetricKey:
+    """``MetricKey.of(NAMESPACE, metric, EndpointName=endpoint, VariantName=variant)``, cached."""
+    return MetricKey.of(NAMESPACE, metric, EndpointName=endpoint, VariantName=variant)
+
+
+INVOCATION_METRICS = ("Invocations", "InvocationsPerInstance", "Invocation4XXErrors", "Invocation5XXErrors",
+                      "InvocationModelErrors", "ModelLatency")
+
+
+@functools.lru_cache(maxsize=1024)
+def _invocation_keys(endpoint: str, variant: str) -> tuple[MetricKey, ...]:
+    """The keys of :data:`INVOCATION_METRICS` of one variant, in that order."""
+    return tuple(_variant_key(metric, endpoint, variant) for metric in INVOCATION_METRICS)
 
 
 __all__ = ["World", "WorldError", "Variant", "AsyncConfig", "DIMENSION", "NAMESPACE"]

@@ -18,7 +18,8 @@ Assumptions of a prediction (also written to ``RunInfo.status_reason``):
 - traffic is deterministic: arrivals follow each stage's rate exactly (a running sum of the rate per
   second emits a request each time it crosses a whole number; the first request is at load start);
   real-time requests finish after the model's admission latency, or, from
-  :data:`BULK_MIN_PER_TICK` arrivals per :data:`TICK_S`-second tick on, go through the aggregated
+  :data:`BULK_MIN_PER_TICK` arrivals per :data:`TICK_S`-second tick on (``LONG_TICK_S`` for a load longer
+  than ``LONG_LOAD_S``, a day: week-long predictions record one-minute load intervals), go through the aggregated
   ``World.invoke_bulk``; async requests are queued one by one and every completion is observed
   (``completion_sample`` is treated as 1);
 - the collector is perfect: DescribeEndpoint every ``collector.describe_interval``, every scaling

@@ -6,7 +6,6 @@ import heapq
 import json
 import math
 import time
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +43,8 @@ from harness.traffic import stage_starts
 
 SETTLE_S = 60.0  # the endpoint is InService with its scaling applied this long before the load starts
 TICK_S = 10.0  # traffic and load.jsonl intervals; divides the 60 s metric period
+LONG_LOAD_S = 86400.0  # a load longer than this (a day) is played in LONG_TICK_S ticks
+LONG_TICK_S = 60.0  # one metric period: 6x fewer model calls and load records for week-long predictions
 BULK_MIN_PER_TICK = 200  # from this many real-time arrivals in a tick on, World.invoke_bulk is used
 DEFAULT_REGION_ACCOUNT = ("test", "000000000000")
 
@@ -144,6 +145,9 @@ class _Rate:
 def _pct(values: list[float]) -> dict[str, float | None]:
     if not values:
         return {}
+    if len(values) == 1:  # every percentile is the one value (the bulk path's ticks)
+        v = values[0]
+        return {"p50": v, "p90": v, "p95": v, "p99": v, "max": v}
     values.sort()
     n = len(values)
 
@@ -217,7 +221,8 @@ def simulate(profile: Profile, params: ModelParams | None = None, *, load_start_
     duration = profile.traffic.duration_s
     load_end = load_start + duration
     end = load_start + observation_budget_s(profile)
-    end = begin + math.ceil((end - begin) / TICK_S) * TICK_S
+    tick_s = LONG_TICK_S if duration > LONG_LOAD_S else TICK_S
+    end = begin + math.ceil((end - begin) / tick_s) * tick_s
 
     events: list[dict[str, Any]] = []
     load: list[dict[str, Any]] = []
@@ -261,8 +266,23 @@ def simulate(profile: Profile, params: ModelParams | None = None, *, load_start_
     describe_s = float(profile.collector.describe_interval_s)
     next_sample = begin
 
-    def sample(ts: float) -> None:
+    # A real-time run changes the model only through advance (whose last step applies what is due) and
+    # through invoke/invoke_bulk/finish, which touch nothing but metrics and requests in flight: so after
+    # advancing, nothing happens before World.next_event_ts() and advancing to an earlier time only moves
+    # the model's clock. `quiet` is that time (-inf: unknown; an async run always advances).
+    quiet = -math.inf
+
+    def advance(ts: float) -> None:
+        nonlocal quiet
+        if world.now <= ts < quiet:
+            world.now = ts
+            return
         world.advance(ts)
+        if not is_async:
+            quiet = world.next_event_ts()
+
+    def sample(ts: float) -> None:
+        advance(ts)
         ep = world.endpoints[name]
         v = ep.variants[vname]
         samples.append({"ts": ts, "endpoint_name": name, "variant_name": vname, "status": ep.status,
@@ -276,10 +296,11 @@ def simulate(profile: Profile, params: ModelParams | None = None, *, load_start_
 
     a = begin
     while a < end:
-        b = a + TICK_S
+        # long ticks follow the metric-period grid, so each tick's bulk samples fall in one period
+        b = a + tick_s if tick_s == TICK_S else (math.floor(a / tick_s) + 1) * tick_s
         in_load = load_start <= a < load_end
         requests = failures = 0
-        errors: Counter[str] = Counter()
+        errors: dict[str, int] = {}
         latencies: list[float] = []
         offered = 0.0
         stage = rate.stage(a - load_start) if in_load else None
@@ -290,12 +311,15 @@ def simulate(profile: Profile, params: ModelParams | None = None, *, load_start_
             if not is_async and acc + offered >= BULK_MIN_PER_TICK:
                 n = max(0, math.ceil(acc + offered) - 1)  # the arrivals the per-request path would make
                 acc += offered - n
-                finish_until(a)
+                if finishes and finishes[0][0] <= a:
+                    finish_until(a)
                 out = world.invoke_bulk(name, a, n, hi - a)
+                if a >= quiet:  # it advanced the model over events
+                    quiet = world.next_event_ts()
                 requests, failures = n, out.failed
                 if out.failed:
-                    errors[params.overload_error if out.latency_s < params.invocation_timeout_s else "ModelError"] += \
-                        out.failed
+                    code = params.overload_error if out.latency_s < params.invocation_timeout_s else "ModelError"
+                    errors[code] = errors.get(code, 0) + out.failed
                 if out.served:
                     latencies = [out.latency_s * 1000.0]
                 if first_request is None and n:
@@ -331,19 +355,23 @@ def simulate(profile: Profile, params: ModelParams | None = None, *, load_start_
                                    timeout_s=timeout)
                 continue
             admission, v = world.invoke(name, t)
+            if t >= quiet:
+                quiet = world.next_event_ts()
             if admission.error is None:
                 heapq.heappush(finishes, (t + admission.latency_s, seq, v))
                 latencies.append(admission.latency_s * 1000.0)
             else:
                 failures += 1
-                errors[admission.error] += 1
+                errors[admission.error] = errors.get(admission.error, 0) + 1
         while next_sample < b:
-            finish_until(next_sample)
+            if finishes and finishes[0][0] <= next_sample:
+                finish_until(next_sample)
             sample(next_sample)
             next_sample += describe_s
-        finish_until(b)
+        if finishes and finishes[0][0] <= b:
+            finish_until(b)
         clock.ts = b
-        world.advance(b)
+        advance(b)
         completions = completion_failures = 0
         completion_s: list[float] = []
         if is_async:
@@ -358,7 +386,7 @@ def simulate(profile: Profile, params: ModelParams | None = None, *, load_start_
             span = b - a if not in_load else min(b, load_end) - a
             load.append({"ts": a, "interval_s": span, "stage": stage, "offered_rps": offered / span if in_load else 0.0,
                          "achieved_rps": requests / span, "requests": requests, "failures": failures, "users": 0,
-                         "latency_ms": _pct(latencies), "errors": dict(errors), "completions": completions,
+                         "latency_ms": _pct(latencies), "errors": errors, "completions": completions,
                          "completion_failures": completion_failures, "completion_s": _pct(completion_s)})
         a = b
     if next_sample <= end:
@@ -381,8 +409,9 @@ def simulate(profile: Profile, params: ModelParams | None = None, *, load_start_
     lag = params.metric_publish_lag_s
     for q in metric_queries(profile):
         key = MetricKey(q.namespace, q.metric, q.dims)
+        dims = dict(q.dims)
         for ts, value in world.metrics.datapoints(key, q.stat, q.period_s, started, end + 1, end):
-            metrics.append({"ts": float(ts), "namespace": q.namespace, "metric": q.metric, "dims": dict(q.dims),
+            metrics.append({"ts": float(ts), "namespace": q.namespace, "metric": q.metric, "dims": dims.copy(),
                             "stat": q.stat, "period_s": q.period_s, "value": value,
                             "observed_ts": ts + q.period_s + lag})
     changes = _changes(world.truth[truth_from:], name, vname, variant_start=samples[0]["current_instances"])

@@ -96,3 +96,30 @@ def test_cli_simulate_prints_changes_and_verdicts(tmp_path: Path, capsys: pytest
     (folder,) = tmp_path.iterdir()
     assert folder.name.endswith("-realtime-target-tracking-prediction")
     assert main(["report", str(folder)]) == 0
+
+
+def test_a_load_longer_than_a_day_plays_in_one_minute_ticks_and_keeps_the_scaling(tmp_path: Path) -> None:
+    """A 25-hour load uses the long tick (one metric period): minute-aligned one-minute load intervals, every
+    request counted, and the same capacity steps the 10-second ticks give over the same first hour."""
+    import yaml
+
+    from harness.simulate.engine import LONG_TICK_S
+
+    data = yaml.safe_load((PROFILES / "realtime-target-tracking.yaml").read_text())
+    data["scaling"]["max_capacity"] = 10
+    data["expectations"] = [{"type": "max_instances", "max": 10}]
+    long_data = {**data, "traffic": {**data["traffic"], "stages": [
+        {"name": "busy", "kind": "hold", "duration": "1h", "rate_rps": 30},
+        {"name": "quiet", "kind": "hold", "duration": "24h", "rate_rps": 0}]}}
+    short_data = {**data, "traffic": {**data["traffic"], "stages": [long_data["traffic"]["stages"][0]]}}
+    (tmp_path / "long.yaml").write_text(yaml.safe_dump(long_data))
+    (tmp_path / "short.yaml").write_text(yaml.safe_dump(short_data))
+    long_pred = simulate(load_profile(tmp_path / "long.yaml"), load_start_ts=T0)
+    short_pred = simulate(load_profile(tmp_path / "short.yaml"), load_start_ts=T0)
+    in_load = [x for x in long_pred.streams["load"] if x["stage"] == "busy"]
+    assert {x["interval_s"] for x in in_load} == {LONG_TICK_S}
+    assert all(x["ts"] % 60 == 0 for x in in_load)
+    assert sum(x["requests"] for x in long_pred.streams["load"]) == 30 * 3600
+    first_hour = T0 + 3600
+    steps = [(c.from_count, c.to_count) for c in long_pred.changes if c.start_ts < first_hour]
+    assert steps == [(c.from_count, c.to_count) for c in short_pred.changes if c.start_ts < first_hour]
