@@ -24,15 +24,19 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from harness import exitcodes
 
 if TYPE_CHECKING:
+    from harness.autoscaling.params import ModelParams
     from harness.checks.common import AnyExpectation
     from harness.profile import Profile
     from harness.run import ScenariosResult
+
+T = TypeVar("T")
 
 DEMO_PROFILE = "realtime-target-tracking.yaml"
 
@@ -253,23 +257,32 @@ def cmd_setup(args: argparse.Namespace) -> int:
     return exitcodes.OK
 
 
-def cmd_plan(args: argparse.Namespace) -> int:
-    """``scalecheck plan PROFILE``: the analytic timeline (harness/plan.py), optionally with the live
-    scaling setup of ``--from-endpoint`` instead of the profile's."""
+def _modelled(args: argparse.Namespace, work: Callable[[Profile, ModelParams], T]) -> T | int:
+    """Load PROFILE (with ``--from-endpoint``'s live scaling and ``--params``) and run ``work`` on it; an
+    error is printed and becomes its exit code (104 configuration, 105 AWS/emulator unreachable)."""
     from harness.errors import ConfigError, InfrastructureError
-    from harness.plan import load_params, plan, render
+    from harness.plan import load_params
     from harness.profile import ProfileError, load_profile
 
     try:
         profile = _live_scaling(args, load_profile(args.profile))
-        params = load_params(profile, args.params)
-        result = plan(profile, params)
+        return work(profile, load_params(profile, args.params))
     except (ProfileError, ConfigError, OSError, ValueError) as err:
         print(f"scalecheck: {err}", file=sys.stderr)
         return exitcodes.INVALID_CONFIG
     except InfrastructureError as err:
         print(f"scalecheck: infrastructure error: {err}", file=sys.stderr)
         return exitcodes.INFRASTRUCTURE
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    """``scalecheck plan PROFILE``: the analytic timeline (harness/plan.py), optionally with the live
+    scaling setup of ``--from-endpoint`` instead of the profile's."""
+    from harness.plan import plan, render
+
+    result = _modelled(args, plan)
+    if isinstance(result, int):
+        return result
     print(result.to_json() if args.json else render(result))
     return exitcodes.OK
 
@@ -290,22 +303,13 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     """Predict PROFILE; prints each predicted capacity change (T+ after load_start) and the verdicts.
     Exits like a run would with the predicted verdicts (0 / 99 / 100), 104 for a bad profile or --params."""
     from harness.checks import exit_code, format_span
-    from harness.errors import ConfigError, InfrastructureError
-    from harness.plan import load_params
-    from harness.profile import ProfileError, load_profile
     from harness.simulate import simulate_profile
 
-    try:
-        profile = _live_scaling(args, load_profile(args.profile))
-        params = load_params(profile, args.params)
-        folder, runs = simulate_profile(profile, Path(args.reports), params,
-                                        say=lambda m: None)
-    except (ProfileError, ConfigError, OSError, ValueError) as err:
-        print(f"scalecheck: {err}", file=sys.stderr)
-        return exitcodes.INVALID_CONFIG
-    except InfrastructureError as err:
-        print(f"scalecheck: infrastructure error: {err}", file=sys.stderr)
-        return exitcodes.INFRASTRUCTURE
+    outcome = _modelled(args, lambda profile, params: (profile, *simulate_profile(
+        profile, Path(args.reports), params, say=lambda m: None)))
+    if isinstance(outcome, int):
+        return outcome
+    profile, folder, runs = outcome
     codes = []
     for r in runs:
         run = r.prediction.run

@@ -118,25 +118,7 @@ class MetricStore:
         """
         if count <= 0:
             return
-        self.add_aggregate_at(key, self.bucket_ts(ts), total, count, minimum, maximum)
-
-    def add_aggregate_at(self, key: MetricKey, b: int, total: float, count: int, minimum: float,
-                         maximum: float) -> None:
-        """:meth:`add_aggregate` into the bucket starting at ``b`` (a :meth:`bucket_ts`)."""
-        if count <= 0:
-            return
-        series = self._series.get(key)
-        if series is None:
-            series = self._series[key] = {}
-        bucket = series.get(b)
-        if bucket is None:
-            bucket = series[b] = Bucket()
-        bucket.sum += total
-        bucket.count += count
-        if minimum < bucket.minimum:
-            bucket.minimum = minimum
-        if maximum > bucket.maximum:
-            bucket.maximum = maximum
+        self.aggregator(ts)(key, total, count, minimum, maximum)
 
     def aggregator(self, ts: float) -> Callable[[MetricKey, float, int, float, float], None]:
         """``add(key, total, count, minimum, maximum)``: :meth:`add_aggregate` at ``ts``, its bucket found once."""

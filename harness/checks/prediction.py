@@ -267,16 +267,25 @@ def _no_prediction(exp: AnyExpectation, recorded: Recorded, final: bool, details
 
 # --- within: auto ------------------------------------------------------------------------------------
 
-def check_auto_window(exp: AnyExpectation, recorded: Recorded, profile: Profile, final: bool,
-                      check: Callable[[Any, Recorded, Profile, bool], Outcome]) -> Outcome:
-    """An expectation with ``within: auto``: ``check`` with the window derived from the prediction."""
-    details: dict[str, Any] = {"window": "auto"}
+def _usable_prediction(exp: AnyExpectation, recorded: Recorded, profile: Profile, final: bool,
+                       details: dict[str, Any]) -> PredictionInfo | Outcome:
+    """The run's prediction, or the outcome that says why there is none to use."""
     info = own_prediction(recorded, profile)
     if info is None:
         return _no_prediction(exp, recorded, final, details)
     if info.error:
         return Outcome(verdict(exp, "INCONCLUSIVE", f"no prediction: the simulation failed ({info.error})",
                                details=details))
+    return info
+
+
+def check_auto_window(exp: AnyExpectation, recorded: Recorded, profile: Profile, final: bool,
+                      check: Callable[[Any, Recorded, Profile, bool], Outcome]) -> Outcome:
+    """An expectation with ``within: auto``: ``check`` with the window derived from the prediction."""
+    details: dict[str, Any] = {"window": "auto"}
+    info = _usable_prediction(exp, recorded, profile, final, details)
+    if isinstance(info, Outcome):
+        return info
     label = exp.label
     if label in info.unknown:
         return Outcome(verdict(exp, "INCONCLUSIVE", f"no derived window: {info.unknown[label]}", details=details))
@@ -332,12 +341,9 @@ def check_agrees_with_prediction(exp: AgreesWithPredictionExpectation, recorded:
     gap_s = profile.collector.max_sample_gap_s
     tol = exp.tolerance_s
     details: dict[str, Any] = {"tolerance_s": tol, "instances": exp.instances, "max_sample_gap_s": gap_s}
-    info = own_prediction(recorded, profile)
-    if info is None:
-        return _no_prediction(exp, recorded, final, details)
-    if info.error:
-        return Outcome(verdict(exp, "INCONCLUSIVE", f"no prediction: the simulation failed ({info.error})",
-                               details=details))
+    info = _usable_prediction(exp, recorded, profile, final, details)
+    if isinstance(info, Outcome):
+        return info
     start = trigger_or_outcome(exp, "load_start", recorded, profile, final, details)
     if isinstance(start, Outcome):
         return start
