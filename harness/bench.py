@@ -98,6 +98,12 @@ def main() -> None:
     print(f"bench simulate_7d_write_folder_seconds {written:.3f} s")
     print(f"bench simulate_7d_capacity_changes {changes} changes")
     print(f"bench model_requests_per_second {requests / seconds:.0f} req/s")
+    from harness.invoke.bench import signer_us_per_request
+
+    ours, botocore = signer_us_per_request()
+    print(f"bench signer_us_per_request {ours:.1f} us")
+    print(f"bench signer_botocore_us_per_request {botocore:.1f} us")
+    print(f"bench signer_vs_botocore {botocore / ours:.1f} x")
 
 
 if __name__ == "__main__":

@@ -39,10 +39,9 @@ import botocore.config
 import botocore.exceptions
 import gevent
 import gevent.lock
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
 from locust import FastHttpUser, LoadTestShape, events, task
 
+from harness.invoke import NoCredentialsError, Signer, invoke_async_request, invoke_request, resolve_credentials
 from harness.loadstats import CompletionTracker, IntervalRecorder, poll_completions, split_s3_uri
 from harness.profile import AsyncSpec, Profile, load_profile
 from harness.record import Clock, RunEvent, RunFolder
@@ -277,31 +276,14 @@ def _session(region: str, host: str) -> boto3.session.Session:
     return boto3.session.Session(region_name=region)
 
 
-class Signer:
-    """SigV4 signing of runtime requests with the standard credential chain (refreshes as it expires)."""
-
-    def __init__(self, region: str, host: str) -> None:
-        credentials = _session(region, host).get_credentials()
-        if credentials is None:
-            raise SystemExit("scalecheck locustfile: no AWS credentials found for signing requests")
-        self._credentials = credentials
-        self.region = region
-        self.host = host.rstrip("/")
-
-    def headers(self, path: str, body: bytes, content_type: str) -> dict[str, str]:
-        return self.sign(path, body, {"Content-Type": content_type, "Accept": "*/*"})
-
-    def sign(self, path: str, body: bytes, headers: dict[str, str]) -> dict[str, str]:
-        """``headers`` plus the SigV4 ones for a POST of ``body`` to ``path`` (every header given is signed)."""
-        request = AWSRequest(method="POST", url=self.host + path, data=body, headers=dict(headers))
-        SigV4Auth(self._credentials.get_frozen_credentials(), "sagemaker", self.region).add_auth(request)
-        return dict(request.headers.items())
-
-
 def _signer(region: str, host: str) -> Signer:
-    """One signer per process, shared by all users."""
+    """One fast SigV4 signer per process (harness.invoke), shared by all users; credentials from the standard
+    chain (test/test for the emulator on loopback), refreshed when temporary ones near expiry."""
     if RUN.signer is None:
-        RUN.signer = Signer(region, host)
+        try:
+            RUN.signer = Signer(region, host, resolve_credentials(region, host))
+        except NoCredentialsError:
+            raise SystemExit("scalecheck locustfile: no AWS credentials found for signing requests") from None
     return RUN.signer
 
 
@@ -341,9 +323,8 @@ class RealtimeUser(_PacedUser):
     def on_start(self) -> None:
         assert RUN.profile is not None
         self._signer = _signer(RUN.profile.region, self.host or "")
-        self._path = f"/endpoints/{RUN.profile.endpoint.name}/invocations"
-        self._body = RUN.profile.traffic.payload.encode()
-        self._content_type = RUN.profile.traffic.content_type
+        self._request = invoke_request(RUN.profile.endpoint.name, RUN.profile.traffic.payload.encode(),
+                                       RUN.profile.traffic.content_type, accept="*/*")
         self._start_pacing()
 
     @task
@@ -351,11 +332,12 @@ class RealtimeUser(_PacedUser):
         self._last_start = time.monotonic()
         if _rate_wall() <= 0:
             return  # between stages at rate 0, or past the end: send nothing
-        headers = self._signer.headers(self._path, self._body, self._content_type)
+        request = self._request
+        headers = self._signer.headers(request)
         if RUN.clock is not None:
             _first_request(RUN.clock.endpoint_ts())
         started = time.perf_counter()
-        with self.client.post(self._path, data=self._body, headers=headers, name="InvokeEndpoint",
+        with self.client.post(request.path, data=request.body, headers=headers, name="InvokeEndpoint",
                               catch_response=True) as response:
             latency_ms = (time.perf_counter() - started) * 1000.0
             error = None if response.status_code == 200 else _error_code(response)
@@ -489,21 +471,16 @@ class AsyncUser(_PacedUser):
         profile = RUN.profile
         spec = profile.endpoint.async_
         self._signer = _signer(profile.region, self.host or "")
-        self._path = f"/endpoints/{profile.endpoint.name}/async-invocations"
         self._body = profile.traffic.payload.encode()
         self._digest = hashlib.sha256(self._body).hexdigest()
         self._content_type = profile.traffic.content_type
         self._output_path = spec.output_path.rstrip("/")
         self._failure_path = spec.failure_path.rstrip("/")
-        self._extra: dict[str, str] = {}
-        if spec.request_ttl_s is not None:
-            self._extra["X-Amzn-SageMaker-RequestTTLSeconds"] = str(round(spec.request_ttl_s))
-        if spec.invocation_timeout_s is not None:
-            self._extra["X-Amzn-SageMaker-InvocationTimeoutSeconds"] = str(round(spec.invocation_timeout_s))
+        self._ttl_s = round(spec.request_ttl_s) if spec.request_ttl_s is not None else None
+        self._timeout_s = round(spec.invocation_timeout_s) if spec.invocation_timeout_s is not None else None
         # Each run's results go under their own sub-prefix of the output path, so the completion poll
         # lists this run's objects only, however many earlier runs left in the bucket.
         self._extension = _output_extension()
-        self._extra["X-Amzn-SageMaker-S3OutputPathExtension"] = self._extension
         self._start_pacing()
 
     @task
@@ -515,13 +492,15 @@ class AsyncUser(_PacedUser):
         if location is None:
             return  # the upload failed (reported as an S3 failure); try again next time
         inference_id = f"scalecheck-{uuid.uuid4().hex}"
-        headers = self._signer.sign(self._path, b"", {
-            "X-Amzn-SageMaker-InputLocation": location, "X-Amzn-SageMaker-Content-Type": self._content_type,
-            "X-Amzn-SageMaker-Inference-Id": inference_id, **self._extra})
+        request = invoke_async_request(RUN.profile.endpoint.name if RUN.profile else "", location,
+                                       content_type=self._content_type, inference_id=inference_id,
+                                       ttl_s=self._ttl_s, timeout_s=self._timeout_s,
+                                       output_path_extension=self._extension)
+        headers = self._signer.headers(request)
         sent_ts = RUN.clock.endpoint_ts()
         _first_request(sent_ts)
         started = time.perf_counter()
-        with self.client.post(self._path, data=b"", headers=headers, name="InvokeEndpointAsync",
+        with self.client.post(request.path, data=request.body, headers=headers, name="InvokeEndpointAsync",
                               catch_response=True) as response:
             latency_ms = (time.perf_counter() - started) * 1000.0
             error = None if response.status_code == 202 else _error_code(response)

@@ -6,6 +6,13 @@ observed completion) and calls :meth:`IntervalRecorder.flush` once per interval.
 and rates are endpoint time (converted through a :class:`~harness.record.Clock`); latencies are
 the client's wall-clock milliseconds, completion times endpoint seconds.
 
+Latencies and completion times go into HDR histograms (:class:`hdrh.histogram.HdrHistogram`), one per
+interval: recording is O(1) with no list of samples, percentiles are within
+:data:`HDR_SIGNIFICANT_DIGITS` significant digits (an upper bound: never better than the truth), and
+the flushed :class:`~harness.record.LoadInterval` carries the encoded histograms (``latency_hdr``,
+``completion_hdr``) so that intervals of several load generator processes can be merged exactly
+(:func:`merge_intervals`).
+
 :class:`CompletionTracker` is the bookkeeping of async completion tracking: which sampled requests
 are still outstanding, where their output or failure object will appear, and when they were sent.
 """
@@ -14,11 +21,25 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from hdrh.histogram import HdrHistogram
+
 from harness.record import Clock, LatencyMs, LoadInterval
+
+# Request latencies: integer microseconds from 1 µs to one hour.
+LATENCY_LOWEST_US = 1
+LATENCY_HIGHEST_US = 3_600 * 1_000_000
+# Async completion times (send to result object, endpoint time): integer milliseconds from 1 ms to one
+# day (a request lives at most its TTL, <= 6 h, plus its invocation timeout, <= 1 h).
+COMPLETION_LOWEST_MS = 1
+COMPLETION_HIGHEST_MS = 24 * 3_600 * 1_000
+# Resolution of both: values within 0.1 % (bucket width <= value / 1024; exact below 2048 units).
+HDR_SIGNIFICANT_DIGITS = 3
+
+PERCENTILES = (50, 90, 95, 99)
 
 
 def percentile(sorted_values: Sequence[float], q: float) -> float | None:
@@ -30,26 +51,99 @@ def percentile(sorted_values: Sequence[float], q: float) -> float | None:
 
 
 def latency_summary(latencies_ms: Sequence[float]) -> LatencyMs:
+    """Exact nearest-rank percentiles of raw values (the simulator's and tests' reference)."""
     values = sorted(latencies_ms)
     return LatencyMs(p50=percentile(values, 50), p90=percentile(values, 90), p95=percentile(values, 95),
                      p99=percentile(values, 99), max=values[-1] if values else None)
 
 
+def new_latency_histogram() -> HdrHistogram:
+    """An empty request latency histogram (microseconds)."""
+    return HdrHistogram(LATENCY_LOWEST_US, LATENCY_HIGHEST_US, HDR_SIGNIFICANT_DIGITS)
+
+
+def new_completion_histogram() -> HdrHistogram:
+    """An empty async completion time histogram (milliseconds)."""
+    return HdrHistogram(COMPLETION_LOWEST_MS, COMPLETION_HIGHEST_MS, HDR_SIGNIFICANT_DIGITS)
+
+
+def encode_histogram(hist: HdrHistogram) -> str | None:
+    """The histogram as a base64 string (HdrHistogram V2 compressed format); None when it is empty."""
+    if hist.get_total_count() == 0:
+        return None
+    return hist.encode().decode("ascii")
+
+
+def decode_histogram(encoded: str) -> HdrHistogram:
+    """A histogram from :func:`encode_histogram`'s string."""
+    return HdrHistogram.decode(encoded.encode("ascii"))
+
+
+def hdr_percentiles(hist: HdrHistogram, qs: Iterable[int] = PERCENTILES) -> list[int | None]:
+    """Nearest-rank percentiles (``qs`` ascending integers, 1-100) in one pass over the counts, each the
+    highest value equivalent to the sample of that rank (within the histogram's precision, never below
+    it); None each when the histogram is empty. Nearest rank (``ceil(q/100 * n)``), as :func:`percentile`,
+    where :meth:`HdrHistogram.get_value_at_percentile` rounds the rank."""
+    qs = list(qs)
+    total = hist.get_total_count()
+    if total == 0:
+        return [None] * len(qs)
+    targets = [max(1, -(-q * total // 100)) for q in qs]
+    out: list[int | None] = []
+    counts = hist.counts
+    seen = 0
+    for index in range(hist.counts_len):
+        count = counts[index]
+        if not count:
+            continue
+        seen += count
+        while len(out) < len(targets) and seen >= targets[len(out)]:
+            out.append(hist.get_highest_equivalent_value(hist.get_value_from_index(index)))
+        if len(out) == len(targets):
+            break
+    return out
+
+
+def hdr_summary(hist: HdrHistogram, per: float, exact_max: float | None) -> LatencyMs:
+    """p50/p90/p95/p99 of ``hist`` divided by ``per`` (1000: microseconds to milliseconds), none above
+    ``exact_max``, which is the reported max (the histogram's own max when None)."""
+    if hist.get_total_count() == 0:
+        return LatencyMs()
+    top = exact_max if exact_max is not None else hist.get_max_value() / per
+    p50, p90, p95, p99 = (min(v / per, top) for v in hdr_percentiles(hist) if v is not None)
+    return LatencyMs(p50=p50, p90=p90, p95=p95, p99=p99, max=top)
+
+
+def _to_units(value: float, per_unit: float, highest: int) -> int:
+    """``value`` as a whole number of histogram units, clamped into its range (a longer value counts as the
+    range's top in the percentiles; the exact max is kept apart)."""
+    return min(max(0, round(value * per_unit)), highest)
+
+
 class IntervalRecorder:
-    """Accumulates finished requests and turns them into :class:`LoadInterval` records."""
+    """Accumulates finished requests and turns them into :class:`LoadInterval` records.
+
+    Per request: one histogram ``record_value`` and a max; nothing grows with the request count."""
 
     def __init__(self, clock: Clock, start_wall_ts: float) -> None:
         self.clock = clock
         self.start_wall = start_wall_ts
-        self._latencies: list[float] = []
+        self._reset()
+
+    def _reset(self) -> None:
+        self._latency = new_latency_histogram()
+        self._latency_max: float | None = None
         self._failures = 0
         self._errors: Counter[str] = Counter()
-        self._completion_s: list[float] = []
+        self._completion = new_completion_histogram()
+        self._completion_max: float | None = None
         self._completion_failures = 0
 
     def record(self, latency_ms: float, error: str | None = None) -> None:
         """One finished request; ``error`` is the AWS error code (or a transport error name) if it failed."""
-        self._latencies.append(latency_ms)
+        self._latency.record_value(_to_units(latency_ms, 1000.0, LATENCY_HIGHEST_US))
+        if self._latency_max is None or latency_ms > self._latency_max:
+            self._latency_max = latency_ms
         if error is not None:
             self._failures += 1
             self._errors[error] += 1
@@ -57,7 +151,9 @@ class IntervalRecorder:
     def record_completion(self, seconds: float, failed: bool = False) -> None:
         """One async request of the completion sample finished ``seconds`` (endpoint time) after it was
         sent: its output object appeared, or its failure object if ``failed``."""
-        self._completion_s.append(seconds)
+        self._completion.record_value(_to_units(seconds, 1000.0, COMPLETION_HIGHEST_MS))
+        if self._completion_max is None or seconds > self._completion_max:
+            self._completion_max = seconds
         if failed:
             self._completion_failures += 1
 
@@ -67,20 +163,78 @@ class IntervalRecorder:
         if wall_len <= 0:
             return None
         interval_s = wall_len * self.clock.speed
-        requests = len(self._latencies)
+        requests = self._latency.get_total_count()
         record = LoadInterval(
             ts=self.clock.endpoint_ts(self.start_wall), interval_s=interval_s, stage=stage,
             offered_rps=offered_rps, achieved_rps=requests / interval_s, requests=requests,
-            failures=self._failures, users=users, latency_ms=latency_summary(self._latencies),
-            errors=dict(self._errors), completions=len(self._completion_s),
-            completion_failures=self._completion_failures, completion_s=latency_summary(self._completion_s))
+            failures=self._failures, users=users,
+            latency_ms=hdr_summary(self._latency, 1000, self._latency_max),
+            latency_hdr=encode_histogram(self._latency),
+            errors=dict(self._errors), completions=self._completion.get_total_count(),
+            completion_failures=self._completion_failures,
+            completion_s=hdr_summary(self._completion, 1000, self._completion_max),
+            completion_hdr=encode_histogram(self._completion))
         self.start_wall = wall_now
-        self._latencies = []
-        self._failures = 0
-        self._errors = Counter()
-        self._completion_s = []
-        self._completion_failures = 0
+        self._reset()
         return record
+
+
+def _merged(encoded: Sequence[tuple[int, str | None]], new: Callable[[], HdrHistogram]) -> HdrHistogram | None:
+    """The sum of the histograms of ``(count, encoded)`` pairs; None if one with samples has none
+    (an old record, or one the simulator wrote): then the merge cannot be exact."""
+    total = new()
+    for count, blob in encoded:
+        if blob is None:
+            if count:
+                return None
+            continue
+        total.add(decode_histogram(blob))
+    return total
+
+
+def _max_of(values: Iterable[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return max(present) if present else None
+
+
+def merge_intervals(records: Sequence[LoadInterval], *, offered_rps: float | None = None) -> LoadInterval:
+    """One interval from the intervals of several load generator processes (Locust workers) for the same
+    interval: counts, failures, errors, completions and users summed, histograms merged and percentiles
+    recomputed from them, exactly as if one process had recorded every sample.
+
+    The result starts at the earliest ``ts`` and spans to the latest end (workers flush on their own
+    clocks, so their intervals differ slightly); ``achieved_rps`` is the summed requests over that span.
+    ``offered_rps``: the total offered rate, when workers each record their share; by default the
+    largest of the records' (loadgen records the profile's rate, the same on every worker). ``stage``:
+    the first record's that has one. A record with samples but no histogram (written before histograms,
+    or by the simulator) leaves the merged percentiles unknown (None), but ``max`` stays exact.
+    """
+    if not records:
+        raise ValueError("merge_intervals needs at least one record")
+    ts = min(r.ts for r in records)
+    interval_s = max(r.ts + r.interval_s for r in records) - ts
+    requests = sum(r.requests for r in records)
+    completions = sum(r.completions for r in records)
+    errors: Counter[str] = Counter()
+    for r in records:
+        errors.update(r.errors)
+    latency_max = _max_of(r.latency_ms.max for r in records)
+    completion_max = _max_of(r.completion_s.max for r in records)
+    latency = _merged([(r.requests, r.latency_hdr) for r in records], new_latency_histogram)
+    completion = _merged([(r.completions, r.completion_hdr) for r in records], new_completion_histogram)
+    return LoadInterval(
+        ts=ts, interval_s=interval_s, stage=next((r.stage for r in records if r.stage is not None), None),
+        offered_rps=max(r.offered_rps for r in records) if offered_rps is None else offered_rps,
+        achieved_rps=requests / interval_s if interval_s > 0 else 0.0, requests=requests,
+        failures=sum(r.failures for r in records), users=sum(r.users for r in records),
+        latency_ms=(hdr_summary(latency, 1000, latency_max) if latency is not None
+                    else LatencyMs(max=latency_max)),
+        latency_hdr=encode_histogram(latency) if latency is not None else None,
+        errors=dict(errors), completions=completions,
+        completion_failures=sum(r.completion_failures for r in records),
+        completion_s=(hdr_summary(completion, 1000, completion_max) if completion is not None
+                      else LatencyMs(max=completion_max)),
+        completion_hdr=encode_histogram(completion) if completion is not None else None)
 
 
 def split_s3_uri(uri: str) -> tuple[str, str]:

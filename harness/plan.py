@@ -37,7 +37,7 @@ from harness.profile import (
     TargetTrackingPolicy,
 )
 from harness.setup import relative_action_ts
-from harness.traffic import rate_at, stage_starts
+from harness.traffic import integral, stage_starts
 
 HORIZON_AFTER_LOAD_S = 3600.0
 RowKind = Literal["alarm", "capacity", "scheduled", "expectation", "note"]
@@ -229,7 +229,7 @@ class _Walk:
             while actions and actions[0][0] <= t:
                 self._scheduled(*actions.pop(0))
             self._arrive(t)
-            rate = rate_at(stages, t)
+            rate = integral(stages, t, t + dt) / dt  # the mean rate of this second: exact for every stage kind
             self._backlog(t, rate, dt, load_s)
             for trig in triggers:
                 value = _metric(trig.metric, rate, self.serving, self.backlog, params)

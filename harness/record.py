@@ -149,7 +149,11 @@ class RunEvent(_Record):
 
 class LatencyMs(_Record):
     """Percentiles of one interval: ``latency_ms`` in wall-clock milliseconds as the client measured them,
-    ``completion_s`` in endpoint seconds."""
+    ``completion_s`` in endpoint seconds.
+
+    The load generator computes them from the interval's HDR histogram (:mod:`harness.loadstats`):
+    nearest-rank percentiles within 0.1 % and never below the true value (capped at ``max``), ``max``
+    exact. Other writers (the simulator, older runs) used the exact nearest-rank percentiles."""
 
     p50: float | None = None
     p90: float | None = None
@@ -179,6 +183,12 @@ class LoadInterval(_Record):
     completions: int = 0
     completion_failures: int = 0
     completion_s: LatencyMs = Field(default_factory=LatencyMs)
+    # The interval's HDR histograms, encoded (HdrHistogram V2 compressed, base64): request latency in
+    # microseconds, completion time in milliseconds (harness.loadstats constants). What makes intervals of
+    # several load generator processes mergeable exactly (harness.loadstats.merge_intervals). None when
+    # the interval has no such samples, and in records written before them or by the simulator.
+    latency_hdr: str | None = None
+    completion_hdr: str | None = None
 
 
 class MetricPoint(_Record):

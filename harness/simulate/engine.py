@@ -39,7 +39,7 @@ from harness.setup import (
     step_policy_request,
     target_tracking_request,
 )
-from harness.traffic import stage_starts
+from harness.traffic import integral, stage_starts
 
 SETTLE_S = 60.0  # the endpoint is InService with its scaling applied this long before the load starts
 TICK_S = 10.0  # traffic and load.jsonl intervals; divides the 60 s metric period
@@ -116,6 +116,7 @@ class _Rate:
     """The integral of the offered rate over ``[a, b)`` (seconds since load start), for increasing ``a``."""
 
     def __init__(self, stages: Sequence[Stage]) -> None:
+        self.stages = stages
         self.spans = [(start, end, s) for (_n, start, end), s in zip(stage_starts(stages, 0.0), stages, strict=True)]
         self.i = 0
 
@@ -125,21 +126,12 @@ class _Rate:
         return self.spans[self.i][2].name if self.i < len(self.spans) else None
 
     def integral(self, a: float, b: float) -> float:
+        """Requests offered over ``[a, b)``: :func:`harness.traffic.integral` (exact for every stage kind; the
+        simulator's arrivals are deterministic even with ``traffic.arrivals: poisson``)."""
         self.stage(a)
-        total = 0.0
-        j = self.i
-        while j < len(self.spans) and self.spans[j][0] < b:
-            start, end, s = self.spans[j]
-            lo, hi = max(a, start), min(b, end)
-            if hi > lo:
-                if s.kind == "hold":
-                    total += float(s.rate_rps or 0.0) * (hi - lo)
-                else:
-                    r0, r1 = float(s.from_rps or 0.0), float(s.to_rps or 0.0)
-                    slope = (r1 - r0) / s.duration_s
-                    total += (r0 + slope * ((lo + hi) / 2 - start)) * (hi - lo)
-            j += 1
-        return total
+        if self.i >= len(self.spans):
+            return 0.0
+        return integral(self.stages, a, b, first=self.i, first_start=self.spans[self.i][0])
 
 
 def _pct(values: list[float]) -> dict[str, float | None]:

@@ -1,11 +1,26 @@
-"""IntervalRecorder's async completion figures and the CompletionTracker's bookkeeping."""
+"""IntervalRecorder's HDR percentiles and async completion figures, merging workers' intervals, and the
+CompletionTracker's bookkeeping."""
 
 from __future__ import annotations
 
+import random
+from collections.abc import Sequence
+
 import pytest
 
-from harness.loadstats import CompletionTracker, IntervalRecorder, poll_completions, s3_prefix, split_s3_uri
-from harness.record import Clock
+from harness.loadstats import (
+    LATENCY_HIGHEST_US,
+    CompletionTracker,
+    IntervalRecorder,
+    decode_histogram,
+    hdr_percentiles,
+    latency_summary,
+    merge_intervals,
+    poll_completions,
+    s3_prefix,
+    split_s3_uri,
+)
+from harness.record import Clock, LatencyMs, LoadInterval
 
 CLOCK = Clock(wall0_ts=1000.0, endpoint0_ts=50_000.0, speed=10.0)
 
@@ -20,8 +35,9 @@ def test_completions_are_counted_and_summarised_per_interval() -> None:
     assert first is not None
     assert first.requests == 1 and first.failures == 0  # completions are not invocations
     assert first.completions == 4 and first.completion_failures == 1
-    assert first.completion_s.p50 == 30.0 and first.completion_s.max == 90.0
-    assert first.completion_s.p90 == 90.0
+    # 30 s is 30000 ms: HDR keeps 3 significant digits, its bucket reaches 30015 ms (never below the truth)
+    assert 30.0 <= first.completion_s.p50 <= 30.0 * (1 + 1 / 1024)  # type: ignore[operator]
+    assert first.completion_s.max == 90.0 and first.completion_s.p90 == 90.0  # max exact; capped at it
     # the next interval starts empty
     second = rec.flush(1002.0, offered_rps=0.0, users=0, stage=None)
     assert second is not None
@@ -37,6 +53,138 @@ def test_an_interval_with_only_completions_has_no_requests() -> None:
     assert record.requests == 0 and record.achieved_rps == 0.0
     assert record.completions == 1 and record.completion_s.p99 == 7.5
     assert record.interval_s == pytest.approx(30.0)
+
+
+def _close_to(hdr: LatencyMs, exact: LatencyMs, unit: float) -> None:
+    """HDR percentiles agree with the exact ones within 3 significant digits (bucket width <= value/1024)
+    plus half a histogram unit of rounding, and are never below them by more than that rounding."""
+    for name in ("p50", "p90", "p95", "p99"):
+        got, want = getattr(hdr, name), getattr(exact, name)
+        assert want - unit / 2 <= got <= want * (1 + 1 / 1024) + unit / 2, (name, got, want)
+    assert hdr.max == exact.max  # the max is kept exactly
+
+
+def _recorder(samples: Sequence[float], completions: Sequence[float] = ()) -> IntervalRecorder:
+    rec = IntervalRecorder(CLOCK, start_wall_ts=1000.0)
+    for i, ms in enumerate(samples):
+        rec.record(ms, error="ModelError" if i % 17 == 0 else None)
+    for i, s in enumerate(completions):
+        rec.record_completion(s, failed=i % 5 == 0)
+    return rec
+
+
+@pytest.mark.parametrize("dist", ["uniform", "lognormal", "bimodal", "pareto"])
+def test_hdr_percentiles_agree_with_exact_ones_within_hdr_precision(dist: str) -> None:
+    rng = random.Random(dist)
+    draw = {"uniform": lambda: rng.uniform(0.5, 2000.0), "lognormal": lambda: rng.lognormvariate(3.0, 1.2),
+            "bimodal": lambda: rng.gauss(20, 2) if rng.random() < 0.9 else rng.gauss(900, 50),
+            "pareto": lambda: 5.0 * rng.paretovariate(1.5)}[dist]
+    latencies = [max(0.0, draw()) for _ in range(20_000)]
+    completions = [draw() / 10.0 for _ in range(3_000)]  # seconds
+    record = _recorder(latencies, completions).flush(1001.0, offered_rps=1.0, users=1, stage=None)
+    assert record is not None and record.requests == 20_000 and record.completions == 3_000
+    _close_to(record.latency_ms, latency_summary(latencies), unit=0.001)  # microseconds
+    _close_to(record.completion_s, latency_summary(completions), unit=0.001)  # milliseconds
+
+
+def test_small_values_are_exact_and_ranks_are_nearest_rank() -> None:
+    # below 2048 units the histogram is exact: 1..100 µs gives the same percentiles as the raw values
+    latencies = [i / 1000.0 for i in range(1, 101)]
+    record = _recorder(latencies).flush(1001.0, offered_rps=1.0, users=1, stage=None)
+    assert record is not None
+    assert record.latency_ms == latency_summary(latencies)
+    for n in (1, 2, 3, 7, 10, 99, 101):  # nearest rank ceil(q/100 * n), as percentile() does
+        values = [float(i) for i in range(1, n + 1)]
+        rec = _recorder([v / 1000.0 for v in values])
+        hist = rec._latency
+        assert hdr_percentiles(hist) == [latency_summary(values).p50, latency_summary(values).p90,
+                                         latency_summary(values).p95, latency_summary(values).p99]
+
+
+def test_out_of_range_latencies_are_counted_and_the_max_stays_exact() -> None:
+    huge_ms = 2 * LATENCY_HIGHEST_US / 1000.0  # two hours
+    record = _recorder([5.0, huge_ms, -1.0]).flush(1001.0, offered_rps=1.0, users=1, stage=None)
+    assert record is not None and record.requests == 3
+    assert decode_histogram(record.latency_hdr).get_total_count() == 3  # type: ignore[arg-type]
+    # beyond the range a latency counts as the range's top (an hour) in the percentiles; the max is exact
+    assert record.latency_ms.max == huge_ms
+    assert LATENCY_HIGHEST_US / 1000.0 <= record.latency_ms.p99 <= LATENCY_HIGHEST_US / 1000.0 * (1 + 1 / 1024)  # type: ignore[operator]
+    assert record.latency_ms.p50 == pytest.approx(5.0, rel=1e-3)  # a negative latency counts as 0
+
+
+def test_histograms_round_trip_through_their_encoding() -> None:
+    rng = random.Random(1)
+    rec = _recorder([rng.expovariate(1 / 40) for _ in range(5_000)], [rng.expovariate(1 / 30) for _ in range(500)])
+    hist, completion = rec._latency, rec._completion
+    record = rec.flush(1001.0, offered_rps=1.0, users=1, stage=None)
+    assert record is not None and record.latency_hdr and record.completion_hdr
+    again = decode_histogram(record.latency_hdr)
+    assert again.get_total_count() == hist.get_total_count() == record.requests
+    assert list(again.counts) == list(hist.counts)
+    assert hdr_percentiles(again) == hdr_percentiles(hist)
+    assert again.encode().decode("ascii") == record.latency_hdr
+    assert list(decode_histogram(record.completion_hdr).counts) == list(completion.counts)
+    # the record itself round-trips through load.jsonl
+    assert LoadInterval.model_validate_json(record.model_dump_json()) == record
+
+
+def test_an_interval_without_samples_has_no_histograms() -> None:
+    record = IntervalRecorder(CLOCK, start_wall_ts=1000.0).flush(1001.0, offered_rps=0.0, users=0, stage=None)
+    assert record is not None and record.latency_hdr is None and record.completion_hdr is None
+    assert record.latency_ms == LatencyMs() and record.completion_s == LatencyMs()
+
+
+def test_merging_workers_equals_recording_every_sample_in_one() -> None:
+    rng = random.Random(7)
+    lat = [rng.lognormvariate(3.5, 0.8) for _ in range(9_000)]
+    comp = [rng.lognormvariate(2.0, 0.5) for _ in range(900)]
+    # three workers, uneven shares, flushing a little apart on their own clocks
+    shares = [(0, 5_000, 0, 400), (5_000, 8_000, 400, 900), (8_000, 9_000, 900, 900)]
+    workers = []
+    for k, (a, b, c, d) in enumerate(shares):
+        rec = IntervalRecorder(CLOCK, start_wall_ts=1000.0 + k * 0.001)
+        for i in range(a, b):
+            rec.record(lat[i], error="ModelError" if i % 17 == 0 else ("Throttling" if i % 29 == 0 else None))
+        for i in range(c, d):
+            rec.record_completion(comp[i], failed=i % 5 == 0)
+        record = rec.flush(1001.0, offered_rps=50.0, users=3 + k, stage="ramp" if k else None)
+        assert record is not None
+        workers.append(record)
+    one = IntervalRecorder(CLOCK, start_wall_ts=1000.0)
+    for i in range(9_000):
+        one.record(lat[i], error="ModelError" if i % 17 == 0 else ("Throttling" if i % 29 == 0 else None))
+    for i in range(900):
+        one.record_completion(comp[i], failed=i % 5 == 0)
+    single = one.flush(1001.0, offered_rps=50.0, users=12, stage="ramp")
+    assert single is not None
+
+    merged = merge_intervals(workers)
+    assert merged.latency_ms == single.latency_ms and merged.completion_s == single.completion_s
+    assert merged.latency_hdr == single.latency_hdr and merged.completion_hdr == single.completion_hdr
+    assert (merged.requests, merged.failures, merged.errors) == (single.requests, single.failures, single.errors)
+    assert (merged.completions, merged.completion_failures) == (single.completions, single.completion_failures)
+    assert merged.ts == single.ts and merged.interval_s == pytest.approx(single.interval_s)
+    assert merged.achieved_rps == pytest.approx(single.achieved_rps)
+    assert (merged.users, merged.stage, merged.offered_rps) == (12, "ramp", 50.0)
+    assert merge_intervals(workers, offered_rps=150.0).offered_rps == 150.0
+    # merging is associative: a merged interval merges again like any other
+    assert merge_intervals([merge_intervals(workers[:2]), workers[2]]).latency_hdr == single.latency_hdr
+    assert merge_intervals([single]).model_dump() == single.model_dump()
+
+
+def test_merging_a_record_without_histogram_leaves_percentiles_unknown() -> None:
+    new = _recorder([10.0, 20.0]).flush(1001.0, offered_rps=1.0, users=1, stage=None)
+    assert new is not None
+    old = LoadInterval(ts=50_000.0, interval_s=10.0, offered_rps=1.0, achieved_rps=0.3, requests=3, failures=0,
+                       users=1, latency_ms=LatencyMs(p50=5.0, p90=40.0, p95=40.0, p99=40.0, max=40.0))
+    merged = merge_intervals([new, old])
+    assert merged.requests == 5 and merged.latency_hdr is None
+    assert merged.latency_ms == LatencyMs(max=40.0)
+    # an old record without samples is no obstacle
+    idle = old.model_copy(update={"requests": 0, "latency_ms": LatencyMs()})
+    assert merge_intervals([new, idle]).latency_ms == new.latency_ms
+    with pytest.raises(ValueError):
+        merge_intervals([])
 
 
 def test_s3_uris_split_into_bucket_key_and_listing_prefix() -> None:

@@ -264,3 +264,124 @@ def test_invalid_agrees_with_prediction() -> None:
     with pytest.raises(ProfileError) as err:
         parse_profile(data)
     assert "expectations[0].instances" in str(err.value) and "expectations[0].tolerance" in str(err.value)
+
+
+# --- traffic stage kinds: step, spike, sine, replay; arrivals -------------------------------------------
+
+STAGE_EXAMPLES = """
+traffic:
+  arrivals: poisson
+  seed: 42
+  stages:
+    - {name: warm, kind: hold, duration: 5m, rate_rps: 2}
+    - {name: up, kind: ramp, duration: 10m, from_rps: 2, to_rps: 20}
+    - {name: stairs, kind: step, duration: 20m, from_rps: 5, to_rps: 20, steps: 4}
+    - {name: burst, kind: spike, duration: 15m, base_rps: 5, peak_rps: 50, spike_at: 5m, spike_duration: 1m}
+    - {name: day, kind: sine, duration: 2d, mean_rps: 20, amplitude_rps: 15, period: 1d, phase: 6h}
+    - {name: prod, kind: replay, file: traffic/invocations.csv, scale: 0.5}
+"""
+REPLAY_CSV = "timestamp,value\n2024-05-01T10:00:00Z,600\n2024-05-01T10:01:00Z,1200\n2024-05-01T10:03:00Z,300\n"
+
+
+def _write_profile(tmp_path: Path, traffic_yaml: str) -> Path:
+    data = copy.deepcopy(BASE)
+    data["traffic"] = yaml.safe_load(traffic_yaml)["traffic"]
+    (tmp_path / "traffic").mkdir(exist_ok=True)
+    (tmp_path / "traffic" / "invocations.csv").write_text(REPLAY_CSV)
+    path = tmp_path / "profile.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_every_stage_kind_in_a_profile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)  # the replay file is found next to the profile, not in the working directory
+    p = load_profile(_write_profile(tmp_path, STAGE_EXAMPLES))
+    t = p.traffic
+    assert (t.arrivals, t.seed) == ("poisson", 42)
+    assert [s.kind for s in t.stages] == ["hold", "ramp", "step", "spike", "sine", "replay"]
+    step, spike, sine, replay = t.stages[2:]
+    assert (step.from_rps, step.to_rps, step.steps, step.duration_s) == (5, 20, 4, 1200)
+    assert (spike.base_rps, spike.peak_rps, spike.spike_at_s, spike.spike_duration_s) == (5, 50, 300, 60)
+    assert (sine.mean_rps, sine.amplitude_rps, sine.period_s, sine.phase_s) == (20, 15, 86400, 21600)
+    # the gap at 10:02 is a minute without invocations; duration defaults to the file's 4 minutes
+    assert (replay.values, replay.values_period_s, replay.scale, replay.duration_s) == ([600, 1200, 0, 300], 60, 0.5,
+                                                                                        240)
+    # a dumped profile (run.json, the load generator's copy) needs neither the file nor its folder
+    again = parse_profile(p.model_dump(mode="json", by_alias=True), "run.json")
+    assert again.traffic == t
+    again = parse_profile(p.model_dump(mode="json", by_alias=True, exclude_none=True), "run.json")
+    assert again.traffic == t
+
+
+def test_uniform_arrivals_by_default() -> None:
+    assert parse_profile(BASE).traffic.arrivals == "uniform"
+
+
+@pytest.mark.parametrize(
+    ("stage", "expected"),
+    [
+        pytest.param({"kind": "step", "duration": "10m", "from_rps": 1, "to_rps": 5},
+                     "traffic.stages[0]: a step stage needs steps", id="step-without-steps"),
+        pytest.param({"kind": "step", "duration": "10m", "from_rps": 1, "to_rps": 5, "steps": 1},
+                     "traffic.stages[0].steps: Input should be greater than or equal to 2 (got 1)", id="step-one"),
+        pytest.param({"kind": "step", "from_rps": 1, "to_rps": 5, "steps": 3},
+                     "traffic.stages[0]: a step stage needs duration", id="step-without-duration"),
+        pytest.param({"kind": "spike", "duration": "10m", "base_rps": 1, "peak_rps": 5},
+                     "a spike stage needs spike_at and spike_duration", id="spike-without-timing"),
+        pytest.param({"kind": "spike", "duration": "10m", "base_rps": 1, "peak_rps": 5, "spike_at": "9m",
+                      "spike_duration": "2m"},
+                     "spike_at 540 s + spike_duration 120 s ends after the stage's duration 600 s",
+                     id="spike-past-the-end"),
+        pytest.param({"kind": "spike", "duration": "10m", "base_rps": 1, "peak_rps": 5, "spike_at": "soon",
+                      "spike_duration": "2m"}, "traffic.stages[0].spike_at: 'soon' is not a duration",
+                     id="spike-bad-at"),
+        pytest.param({"kind": "sine", "duration": "1d", "mean_rps": 10, "amplitude_rps": 12, "period": "1d"},
+                     "amplitude_rps 12 is above mean_rps 10: the rate would go below 0", id="sine-negative"),
+        pytest.param({"kind": "sine", "duration": "1d", "mean_rps": 10, "amplitude_rps": 5, "period": "0s"},
+                     "traffic.stages[0].period: Input should be greater than 0", id="sine-zero-period"),
+        pytest.param({"kind": "sine", "duration": "1d", "mean_rps": 10, "amplitude_rps": 5},
+                     "a sine stage needs period", id="sine-without-period"),
+        pytest.param({"kind": "sine", "duration": "1d", "mean_rps": 10, "amplitude_rps": 5, "period": "1d",
+                      "rate_rps": 3}, "a sine stage does not take rate_rps (it takes mean_rps, amplitude_rps, "
+                     "period, phase)", id="field-of-another-kind"),
+        pytest.param({"kind": "replay"}, "a replay stage needs file (a CSV of requests per minute) or values",
+                     id="replay-without-file"),
+        pytest.param({"kind": "replay", "file": "no/such.csv"}, "replay file 'no/such.csv' does not exist",
+                     id="replay-missing-file"),
+        pytest.param({"kind": "replay", "values": [60, "x"]}, "traffic.stages[0].values[1]: Input should be a valid "
+                     "number", id="replay-inline-non-numeric"),
+        pytest.param({"kind": "replay", "values": [60, 60], "duration": "3m"},
+                     "duration 180 s is longer than the replay data (120 s: 2 periods of 60 s)",
+                     id="replay-too-long"),
+        pytest.param({"kind": "replay", "values": [60], "scale": 0}, "traffic.stages[0].scale: Input should be "
+                     "greater than 0 (got 0)", id="replay-zero-scale"),
+        pytest.param({"kind": "wave", "duration": "1m"}, "traffic.stages[0].kind: Input should be 'hold', 'ramp', "
+                     "'step', 'spike', 'sine' or 'replay' (got 'wave')", id="unknown-kind"),
+    ],
+)
+def test_invalid_stages_name_the_field_and_value(stage: dict, expected: str) -> None:
+    data = with_change("traffic.stages", [{"name": "s", **stage}])
+    with pytest.raises(ProfileError) as info:
+        parse_profile(data, "p.yaml")
+    assert expected in str(info.value), str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("csv_text", "expected"),
+    [
+        pytest.param("", "traffic.stages[5]: replay file '", id="empty"),
+        pytest.param("timestamp,value\n2024-05-01T10:00:00Z,10\n2024-05-01T10:01:00Z,many\n",
+                     "row 3: value 'many' is not a non-negative number", id="non-numeric-row"),
+    ],
+)
+def test_bad_replay_files_name_the_file_and_row(tmp_path: Path, csv_text: str, expected: str) -> None:
+    path = _write_profile(tmp_path, STAGE_EXAMPLES)
+    (tmp_path / "traffic" / "invocations.csv").write_text(csv_text)
+    with pytest.raises(ProfileError) as info:
+        load_profile(path)
+    assert expected in str(info.value) and "invocations.csv" in str(info.value), str(info.value)
+
+
+def test_invalid_arrivals() -> None:
+    with pytest.raises(ProfileError, match=r"traffic.arrivals: Input should be 'uniform' or 'poisson' \(got 'burst'\)"):
+        parse_profile(with_change("traffic.arrivals", "burst"), "p.yaml")

@@ -9,6 +9,8 @@ import pytest
 from harness.record import (
     Activity,
     EndpointSample,
+    LatencyMs,
+    LoadInterval,
     MetricPoint,
     RunFolder,
     RunInfo,
@@ -67,3 +69,20 @@ def test_existing_folder_is_never_overwritten(tmp_path: Path) -> None:
 def test_unknown_stream_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="unknown stream 'lod'"):
         RunFolder.create(tmp_path, make_run()).stream_path("lod")
+
+
+def test_load_lines_without_histograms_still_load(tmp_path: Path) -> None:
+    folder = RunFolder.create(tmp_path, make_run())
+    old = ('{"ts": 100.0, "interval_s": 10.0, "stage": "s", "offered_rps": 5.0, "achieved_rps": 4.9, '
+           '"requests": 49, "failures": 0, "users": 2, "latency_ms": {"p50": 12.0, "p90": 20.0, "p95": 22.0, '
+           '"p99": 30.0, "max": 31.0}, "errors": {}}')
+    (folder.path / "load.jsonl").write_text(old + "\n", encoding="utf-8")
+    new = LoadInterval(ts=110.0, interval_s=10.0, offered_rps=5.0, achieved_rps=0.1, requests=1, failures=0,
+                       users=2, latency_ms=LatencyMs(p50=12.0, p90=12.0, p95=12.0, p99=12.0, max=12.0),
+                       latency_hdr="HISTFAAAAB14nJNpmSzMwMDAxQABzFCaEUzOmQBhAAA2PwKF", completion_hdr=None)
+    folder.append("load", new)
+    folder.close()
+    first, second = folder.load().load
+    assert first.latency_ms.p99 == 30.0 and first.latency_hdr is None and first.completion_hdr is None
+    assert first.completions == 0 and first.completion_s == LatencyMs()
+    assert second == new
