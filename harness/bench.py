@@ -104,6 +104,9 @@ def main() -> None:
     print(f"bench signer_us_per_request {ours:.1f} us")
     print(f"bench signer_botocore_us_per_request {botocore:.1f} us")
     print(f"bench signer_vs_botocore {botocore / ours:.1f} x")
+    from harness import bench_loadgen
+
+    bench_loadgen.main()
 
 
 if __name__ == "__main__":
