@@ -145,13 +145,16 @@ def cmd_check(args: argparse.Namespace) -> int:
     run_dir = Path(args.run_dir)
     try:
         if not is_scenarios_parent(run_dir):
-            _folder, verdicts = recheck(run_dir)
+            folder, verdicts = recheck(run_dir)
             _print_verdicts(verdicts, None)
-            return checks.exit_code(verdicts)
+            run = folder.read_run()
+            if run.status == "invalid":
+                _say(f"run invalid: {run.status_reason}")
+            return checks.exit_code(verdicts, invalid=run.status == "invalid")
         codes = []
         for name, folder in scenario_folders(run_dir):
             _folder, verdicts = recheck(folder)
-            code = checks.exit_code(verdicts)
+            code = checks.exit_code(verdicts, invalid=_folder.read_run().status == "invalid")
             codes.append(code)
             print(f"scenario {name} (exit {code}): {folder}")
             _print_verdicts(verdicts, None)

@@ -16,6 +16,16 @@ the environment so ``scalecheck run`` can pass them to a Locust subprocess:
 Stage rates are requests per second of endpoint time; against the emulator they are multiplied by
 its speed (DESIGN.md "Time"). Requests are SigV4-signed with the standard credential chain.
 
+Open loop (``traffic.mode: open``; the default is still ``closed``): one arrival scheduler greenlet per process
+walks the arrival times of the profile (:class:`~harness.loadstats.ArrivalSchedule`: uniform, or Poisson seeded by
+``traffic.seed``), sleeps until each (endpoint time -> wall through the clock and speed) and hands it to
+an idle user through a :class:`gevent.queue.Channel` (users block on it); when no user is waiting the
+arrival is *dropped* (counted in ``load.jsonl`` ``dropped``; ``offered_rps`` is then the arrivals
+scheduled per second). The shape sizes the pool (:func:`~harness.loadstats.pool_size`: the peak rate over
+the next tick x the measured latency x a margin, capped by ``traffic.max_users``) and starts the load
+clock only once the first pool has spawned (or after :data:`POOL_READY_MAX_WALL_S`). Closed loop
+(``traffic.mode: closed``, the default): ``rate / user_rps`` users each pacing at ``user_rps``.
+
 Async completion tracking: one greenlet per process lists the output and failure prefixes of the
 outstanding sampled requests (ListObjectsV2, paginated, one listing per prefix per poll) every
 ``endpoint.async.poll_interval`` of endpoint time. After the load ends the process stays up (with no
@@ -39,16 +49,37 @@ import botocore.config
 import botocore.exceptions
 import gevent
 import gevent.lock
+import gevent.queue
 from locust import FastHttpUser, LoadTestShape, events, task
+from locust.user.users import LOCUST_STATE_STOPPING
 
 from harness.invoke import NoCredentialsError, Signer, invoke_async_request, invoke_request, resolve_credentials
-from harness.loadstats import CompletionTracker, IntervalRecorder, poll_completions, split_s3_uri
+from harness.loadstats import (
+    ArrivalSchedule,
+    CompletionTracker,
+    IntervalRecorder,
+    poll_completions,
+    pool_size,
+    split_s3_uri,
+)
 from harness.profile import AsyncSpec, Profile, load_profile
 from harness.record import Clock, RunEvent, RunFolder
 from harness.traffic import rate_at, stage_at, total_duration_s
 
 LOAD_INTERVAL_S = 10.0  # endpoint seconds per load.jsonl record
 IDLE_POLL_WALL_S = 0.05  # how often an idle user looks at the rate again
+# Open loop: how long an idle user waits for an arrival before returning to Locust (so it can be stopped);
+# the latency assumed before any request finished (wall seconds; then a conservative EWMA of the measured
+# ones: a slower request pulls it up with weight LATENCY_RISE_WEIGHT, a faster one down with LATENCY_DECAY_WEIGHT,
+# so the pool follows the slow tail, not the mean); how long the shape waits for the first pool to spawn.
+ARRIVAL_WAIT_WALL_S = 0.5
+INITIAL_LATENCY_WALL_S = 0.2
+LATENCY_RISE_WEIGHT = 0.5
+LATENCY_DECAY_WEIGHT = 0.005
+POOL_READY_MAX_WALL_S = 5.0
+# Open loop: wall seconds added to the latency when sizing the pool, for stalls of the process (GC, CPU)
+# after which the scheduler hands out the arrivals it owes at once.
+POOL_STALL_WALL_S = 0.05
 # Async: how long (endpoint seconds) after the load ends the completions of still outstanding
 # sampled requests are awaited, at most; below that, the request TTL plus invocation timeout.
 COMPLETION_DRAIN_MAX_S = 600.0
@@ -85,6 +116,14 @@ class _Run:
     upload_failed_wall: float = -math.inf
     tracker: CompletionTracker | None = None
     watcher: Any = None
+    # open loop
+    open_loop: bool = False
+    environment: Any = None
+    channel: Any = None  # gevent.queue.Channel: arrivals handed to idle users
+    scheduler: Any = None
+    latency_s: float | None = None  # EWMA of request latencies, wall seconds
+    ready: int = 0  # users that finished on_start
+    first_tick_wall: float | None = None
 
 
 RUN = _Run()
@@ -121,6 +160,9 @@ def _init(environment: Any, **_kw: Any) -> None:
     if options is None or not options.scalecheck_profile:
         raise SystemExit("scalecheck locustfile: pass --scalecheck-profile PROFILE.yaml (or SCALECHECK_PROFILE)")
     RUN.profile = load_profile(options.scalecheck_profile)
+    RUN.open_loop = RUN.profile.traffic.mode == "open"
+    RUN.environment = environment
+    RUN.channel = gevent.queue.Channel()
     RUN.clock = _resolve_clock(options, environment.host or "")
     if options.scalecheck_run_dir:
         RUN.folder = RunFolder(options.scalecheck_run_dir)
@@ -156,7 +198,21 @@ def _first_request(sent_ts: float) -> None:
 
 @events.test_start.add_listener
 def _test_start(environment: Any, **_kw: Any) -> None:
+    if RUN.open_loop and not _is_worker():
+        return  # the shape starts the load once the first pool is up
     _begin()
+
+
+def _is_worker() -> bool:
+    from locust.runners import WorkerRunner
+
+    return isinstance(getattr(RUN.environment, "runner", None), WorkerRunner)
+
+
+def _is_master() -> bool:
+    from locust.runners import MasterRunner
+
+    return isinstance(getattr(RUN.environment, "runner", None), MasterRunner)
 
 
 def _begin() -> None:
@@ -169,6 +225,8 @@ def _begin() -> None:
     RUN.recorder = IntervalRecorder(RUN.clock, RUN.started_wall)
     _event("load_start", f"speed {RUN.clock.speed:g}")
     RUN.writer = gevent.spawn(_write_intervals)
+    if RUN.open_loop and RUN.profile is not None and not _is_master():  # the master has no users
+        RUN.scheduler = gevent.spawn(_schedule_arrivals)
     spec = RUN.profile.endpoint.async_ if RUN.profile is not None else None
     if spec is not None and spec.completion_sample > 0:
         RUN.tracker = CompletionTracker(spec.completion_sample, max_age_s=_max_age_s(spec))
@@ -198,7 +256,8 @@ def _flush() -> None:
     stage = RUN.stage
     if RUN.load_end_ts is not None and RUN.clock.endpoint_ts(RUN.recorder.start_wall) >= RUN.load_end_ts:
         stage = None  # an interval of the async drain, after the load
-    record = RUN.recorder.flush(now, offered_rps=offered, users=RUN.users, stage=stage)
+    record = RUN.recorder.flush(now, offered_rps=None if RUN.scheduler is not None else offered, users=RUN.users,
+                                stage=stage)
     if record is not None and RUN.folder is not None:
         RUN.folder.append("load", record)
 
@@ -215,7 +274,7 @@ def _test_stop(environment: Any, **_kw: Any) -> None:
     if RUN.started_wall is None or RUN.stopped:
         return
     RUN.stopped = True
-    for greenlet in (RUN.writer, RUN.watcher):
+    for greenlet in (RUN.writer, RUN.watcher, RUN.scheduler):
         if greenlet is not None:
             greenlet.kill(block=False)
     _flush()
@@ -237,8 +296,45 @@ def _load_stop() -> None:
         RUN.folder.append("events", RunEvent(ts=end, kind="load_stop"))
 
 
+def _schedule_arrivals() -> None:
+    """Open loop: hand each arrival, at its time, to an idle user; count it dropped when none is idle."""
+    assert RUN.profile is not None and RUN.clock is not None and RUN.started_wall is not None
+    traffic = RUN.profile.traffic
+    schedule = ArrivalSchedule(traffic.stages, traffic.arrivals, traffic.seed)
+    while not RUN.stopped:
+        t = schedule.next()
+        if t is None:
+            return
+        gevent.sleep(max(0.0, RUN.started_wall + t / RUN.clock.speed - time.time()))
+        if RUN.stopped:
+            return
+        try:
+            RUN.channel.put_nowait(t)
+            dropped = False
+        except gevent.queue.Full:
+            dropped = True
+        if RUN.recorder is not None:
+            RUN.recorder.arrival(dropped)
+
+
+def _note_latency(latency_ms: float) -> None:
+    seconds = latency_ms / 1000.0
+    if RUN.latency_s is None:
+        RUN.latency_s = seconds
+        return
+    weight = LATENCY_RISE_WEIGHT if seconds > RUN.latency_s else LATENCY_DECAY_WEIGHT
+    RUN.latency_s += weight * (seconds - RUN.latency_s)
+
+
+def _open_pool(peak_wall: float) -> int:
+    assert RUN.profile is not None
+    latency = RUN.latency_s if RUN.latency_s is not None else INITIAL_LATENCY_WALL_S
+    return pool_size(peak_wall, latency + POOL_STALL_WALL_S, RUN.profile.traffic.max_users)
+
+
 class ProfileShape(LoadTestShape):
-    """Sizes the user pool: enough users pacing at ``traffic.user_rps`` for the rate until the next tick.
+    """Sizes the user pool: open loop, :func:`~harness.loadstats.pool_size` for the peak rate until the next
+    tick; closed loop, enough users pacing at ``traffic.user_rps`` for the rate until the next tick.
 
     Locust ticks a shape about once per wall second, which is ``speed`` endpoint seconds: too coarse
     for the rate itself, so users read the rate from the clock at every request (``_rate_wall``).
@@ -248,6 +344,13 @@ class ProfileShape(LoadTestShape):
         profile, clock = RUN.profile, RUN.clock
         if profile is None or clock is None:
             return None
+        if RUN.open_loop and RUN.started_wall is None:
+            now = time.time()
+            RUN.first_tick_wall = RUN.first_tick_wall or now
+            stages0 = profile.traffic.stages
+            RUN.users = _open_pool(max(rate_at(stages0, 0.0), rate_at(stages0, clock.speed)) * clock.speed)
+            if RUN.ready < RUN.users and now - RUN.first_tick_wall < POOL_READY_MAX_WALL_S:
+                return RUN.users, max(RUN.users, 1) * 10.0  # spawn the first pool before the load clock starts
         _begin()
         t_ep = _elapsed_s()
         stages = profile.traffic.stages
@@ -263,7 +366,10 @@ class ProfileShape(LoadTestShape):
             RUN.stage = stage
             _event("stage_start", stage or "")
         peak_wall = max(_rate_wall(), _rate_wall(time.time() + 1.0))
-        RUN.users = math.ceil(peak_wall / profile.traffic.user_rps - 1e-9) if peak_wall > 0 else 0
+        if RUN.open_loop:
+            RUN.users = _open_pool(peak_wall)
+        else:
+            RUN.users = math.ceil(peak_wall / profile.traffic.user_rps - 1e-9) if peak_wall > 0 else 0
         return RUN.users, max(RUN.users, 1) * 10.0
 
 
@@ -300,20 +406,45 @@ def _error_code(response: Any) -> str:
 
 
 class _PacedUser(FastHttpUser):
-    """Closed-loop pacing shared by the users: ``users / rate`` wall seconds between request starts."""
+    """What decides when the users send: open loop, an arrival handed over by the scheduler; closed loop,
+    pacing at ``users / rate`` wall seconds between request starts."""
 
     abstract = True
     _last_start = 0.0
 
     def _start_pacing(self) -> None:
+        RUN.ready += 1
         self._last_start = time.monotonic()
-        gevent.sleep(self._pacing_s() * (hash(id(self)) % 1000) / 1000.0)  # spread the first requests
+        if not RUN.open_loop:
+            gevent.sleep(self._pacing_s() * (hash(id(self)) % 1000) / 1000.0)  # spread the first requests
+
+    def _arrival(self) -> bool:
+        """Whether to send a request now: open loop, an arrival came within ARRIVAL_WAIT_WALL_S; closed
+        loop, the rate is not 0 (the pacing is ``wait_time``)."""
+        self._last_start = time.monotonic()
+        if not RUN.open_loop:
+            return _rate_wall() > 0  # between stages at rate 0, or past the end: send nothing
+        while True:  # stay a waiting getter (leaving the channel even briefly would drop arrivals)
+            try:
+                RUN.channel.get(timeout=ARRIVAL_WAIT_WALL_S)
+            except gevent.queue.Empty:
+                if RUN.stopped or getattr(self, "_state", None) == LOCUST_STATE_STOPPING:
+                    return False  # let Locust stop this user
+                continue
+            return True
+
+    def _done(self, latency_ms: float, error: str | None) -> None:
+        if RUN.recorder is not None:
+            RUN.recorder.record(latency_ms, error)
+        _note_latency(latency_ms)
 
     def _pacing_s(self) -> float:
         rate = _rate_wall()
         return max(RUN.users, 1) / rate if rate > 0 else IDLE_POLL_WALL_S
 
     def wait_time(self) -> float:
+        if RUN.open_loop:
+            return 0.0
         return max(0.0, self._last_start + self._pacing_s() - time.monotonic())
 
 
@@ -329,9 +460,8 @@ class RealtimeUser(_PacedUser):
 
     @task
     def invoke(self) -> None:
-        self._last_start = time.monotonic()
-        if _rate_wall() <= 0:
-            return  # between stages at rate 0, or past the end: send nothing
+        if not self._arrival():
+            return
         request = self._request
         headers = self._signer.headers(request)
         if RUN.clock is not None:
@@ -345,8 +475,7 @@ class RealtimeUser(_PacedUser):
                 response.success()
             else:
                 response.failure(f"{error} (HTTP {response.status_code})")
-        if RUN.recorder is not None:
-            RUN.recorder.record(latency_ms, error)
+        self._done(latency_ms, error)
 
 
 # --- asynchronous endpoints -----------------------------------------------------------------
@@ -485,9 +614,8 @@ class AsyncUser(_PacedUser):
 
     @task
     def invoke(self) -> None:
-        self._last_start = time.monotonic()
-        if _rate_wall() <= 0 or RUN.clock is None:
-            return  # between stages at rate 0, or past the end: send nothing
+        if not self._arrival() or RUN.clock is None:
+            return
         location = _input_location(self._body, self._digest, self._content_type, self.environment)
         if location is None:
             return  # the upload failed (reported as an S3 failure); try again next time
@@ -508,8 +636,7 @@ class AsyncUser(_PacedUser):
                 response.success()
             else:
                 response.failure(f"{error} (HTTP {response.status_code})")
-        if RUN.recorder is not None:
-            RUN.recorder.record(latency_ms, error)
+        self._done(latency_ms, error)
         if error is None and RUN.tracker is not None and RUN.tracker.should_track():
             output, failure = self._locations(response, inference_id)
             RUN.tracker.track(inference_id, output, failure, sent_ts)

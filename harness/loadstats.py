@@ -20,6 +20,7 @@ are still outstanding, where their output or failure object will appear, and whe
 from __future__ import annotations
 
 import math
+import random
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -27,7 +28,9 @@ from typing import Any
 
 from hdrh.histogram import HdrHistogram
 
+from harness.profile import Stage
 from harness.record import Clock, LatencyMs, LoadInterval
+from harness.traffic import next_poisson_arrival, stage_integral
 
 # Request latencies: integer microseconds from 1 µs to one hour.
 LATENCY_LOWEST_US = 1
@@ -138,6 +141,14 @@ class IntervalRecorder:
         self._completion = new_completion_histogram()
         self._completion_max: float | None = None
         self._completion_failures = 0
+        self._arrivals = 0
+        self._dropped = 0
+
+    def arrival(self, dropped: bool = False) -> None:
+        """Open loop: one scheduled arrival; ``dropped`` if no user was free to send it."""
+        self._arrivals += 1
+        if dropped:
+            self._dropped += 1
 
     def record(self, latency_ms: float, error: str | None = None) -> None:
         """One finished request; ``error`` is the AWS error code (or a transport error name) if it failed."""
@@ -157,8 +168,10 @@ class IntervalRecorder:
         if failed:
             self._completion_failures += 1
 
-    def flush(self, wall_now: float, *, offered_rps: float, users: int, stage: str | None) -> LoadInterval | None:
-        """Close the interval ending at ``wall_now``; None if it has no length."""
+    def flush(self, wall_now: float, *, offered_rps: float | None, users: int,
+              stage: str | None) -> LoadInterval | None:
+        """Close the interval ending at ``wall_now``; None if it has no length. ``offered_rps`` None: the
+        arrivals counted by :meth:`arrival` (dropped ones included) per second (open loop)."""
         wall_len = wall_now - self.start_wall
         if wall_len <= 0:
             return None
@@ -166,8 +179,9 @@ class IntervalRecorder:
         requests = self._latency.get_total_count()
         record = LoadInterval(
             ts=self.clock.endpoint_ts(self.start_wall), interval_s=interval_s, stage=stage,
-            offered_rps=offered_rps, achieved_rps=requests / interval_s, requests=requests,
-            failures=self._failures, users=users,
+            offered_rps=self._arrivals / interval_s if offered_rps is None else offered_rps,
+            achieved_rps=requests / interval_s, requests=requests,
+            failures=self._failures, users=users, dropped=self._dropped,
             latency_ms=hdr_summary(self._latency, 1000, self._latency_max),
             latency_hdr=encode_histogram(self._latency),
             errors=dict(self._errors), completions=self._completion.get_total_count(),
@@ -227,6 +241,7 @@ def merge_intervals(records: Sequence[LoadInterval], *, offered_rps: float | Non
         offered_rps=max(r.offered_rps for r in records) if offered_rps is None else offered_rps,
         achieved_rps=requests / interval_s if interval_s > 0 else 0.0, requests=requests,
         failures=sum(r.failures for r in records), users=sum(r.users for r in records),
+        dropped=sum(r.dropped for r in records),
         latency_ms=(hdr_summary(latency, 1000, latency_max) if latency is not None
                     else LatencyMs(max=latency_max)),
         latency_hdr=encode_histogram(latency) if latency is not None else None,
@@ -366,3 +381,127 @@ def poll_completions(tracker: CompletionTracker, list_page: ListPage, now_ts: Ca
             if not token:
                 break
     return found
+
+
+# --- open-loop arrivals and the validity of the load ---------------------------------------------
+
+# Open-loop user pool: POOL_MARGIN x the users busy at the rate (Little's law: rate x latency), plus
+# POOL_BURST_SIGMAS standard deviations of a Poisson count of that mean (bursts), never below POOL_MIN.
+POOL_MARGIN = 2.0
+POOL_BURST_SIGMAS = 3.0
+POOL_MIN = 10
+
+
+def pool_size(rate_wall: float, latency_wall_s: float, cap: int | None = None) -> int:
+    """Users one process needs to serve ``rate_wall`` arrivals per wall second that each take
+    ``latency_wall_s``: ``ceil(POOL_MARGIN * busy + POOL_BURST_SIGMAS * sqrt(busy))``, at least
+    :data:`POOL_MIN` (0 when the rate is 0), at most ``cap``."""
+    if rate_wall <= 0:
+        return 0
+    busy = rate_wall * max(latency_wall_s, 0.0)
+    users = max(POOL_MIN, math.ceil(POOL_MARGIN * busy + POOL_BURST_SIGMAS * math.sqrt(busy) - 1e-9))
+    return min(users, cap) if cap is not None else users
+
+
+class ArrivalSchedule:
+    """The arrival times (endpoint seconds since load start) of an open-loop load, one :meth:`next` at a time.
+
+    ``uniform``: the k-th arrival (k = 1, 2, ...) is where the offered request count (the integral of the
+    rate from 0) reaches k, so the arrivals follow the rate exactly, evenly spaced at a constant rate;
+    ``poisson``: :func:`~harness.traffic.next_poisson_arrival` with a ``random.Random(seed)``.
+    """
+
+    def __init__(self, stages: list[Stage], arrivals: str = "uniform", seed: int | None = None) -> None:
+        self.stages = stages
+        self.poisson = arrivals == "poisson"
+        self.rng = random.Random(seed)
+        self.t = 0.0
+        self.count = 0
+        self._stage = 0  # uniform: cursor (stage index, its start, the count offered before it)
+        self._start = 0.0
+        self._before = 0.0
+
+    def next(self) -> float | None:
+        """The next arrival time, or None once the load has ended."""
+        if self.poisson:
+            t = next_poisson_arrival(self.stages, self.t, self.rng)
+        else:
+            t = self._next_uniform(self.count + 1)
+        if t is not None:
+            self.t = t
+            self.count += 1
+        return t
+
+    def _next_uniform(self, target: float) -> float | None:
+        while self._stage < len(self.stages):
+            s = self.stages[self._stage]
+            total = stage_integral(s, 0.0, s.duration_s)
+            need = target - self._before
+            if need <= total + 1e-9 and total > 0:
+                return self._start + _invert(s, need, total)
+            self._before += total
+            self._start += s.duration_s
+            self._stage += 1
+        return None
+
+
+def _invert(s: Stage, need: float, total: float) -> float:
+    """The time into stage ``s`` where its integral from 0 reaches ``need`` (0 < need <= total)."""
+    if s.kind == "hold":
+        return min(s.duration_s, need / float(s.rate_rps or 1.0))
+    lo, hi = 0.0, s.duration_s
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        if stage_integral(s, 0.0, mid) < need:
+            lo = mid
+        else:
+            hi = mid
+        if hi - lo < 1e-7:
+            break
+    return hi
+
+
+@dataclass(frozen=True)
+class Shortfall:
+    """Offered vs achieved requests over some load intervals; ``fraction`` = 1 - achieved / offered."""
+
+    stage: str | None  # None: the whole load
+    offered: float
+    achieved: int
+    dropped: int
+
+    @property
+    def fraction(self) -> float:
+        return max(0.0, 1.0 - self.achieved / self.offered) if self.offered > 0 else 0.0
+
+    def text(self) -> str:
+        return (f"{self.achieved} of {self.offered:.0f} offered requests sent ({self.fraction:.1%} short, "
+                f"{self.dropped} dropped)")
+
+
+def load_shortfall(records: Sequence[LoadInterval]) -> tuple[Shortfall, list[Shortfall]]:
+    """The shortfall of the whole load and of each stage (in order of first appearance), over the
+    intervals of the load (those with a stage; async drain intervals have none). Offered requests are
+    ``offered_rps x interval_s`` (open loop: the arrivals scheduled), achieved ones ``requests``."""
+    per: dict[str, list[LoadInterval]] = {}
+    for r in records:
+        if r.stage is not None:
+            per.setdefault(r.stage, []).append(r)
+
+    def of(stage: str | None, rs: Sequence[LoadInterval]) -> Shortfall:
+        return Shortfall(stage, sum(r.offered_rps * r.interval_s for r in rs), sum(r.requests for r in rs),
+                         sum(r.dropped for r in rs))
+
+    return of(None, [r for rs in per.values() for r in rs]), [of(name, rs) for name, rs in per.items()]
+
+
+def invalid_load_reason(records: Sequence[LoadInterval], max_shortfall: float) -> str | None:
+    """Why the load is invalid (the achieved requests fell more than ``max_shortfall`` below the offered
+    ones over the whole load), naming the stages that fell short; None when it is valid."""
+    whole, stages = load_shortfall(records)
+    if whole.offered <= 0 or whole.fraction <= max_shortfall:
+        return None
+    short = [s for s in stages if s.fraction > max_shortfall] or [max(stages, key=lambda s: s.fraction)]
+    where = "; ".join(f"stage {s.stage!r}: {s.text()}" for s in short)
+    return (f"invalid load: the load generator fell short of the offered load by {whole.fraction:.1%} "
+            f"(> traffic.max_shortfall {max_shortfall:g}): {whole.text()}; {where}")

@@ -449,6 +449,15 @@ class TrafficSpec(_Spec):
         "inter-arrival times at the offered rate (a non-homogeneous Poisson process, seeded by seed). "
         "The load generator draws them; the simulator and the planner use the rate itself (deterministic).")
     seed: int | None = Field(None, description="Seed of the Poisson arrivals (default: a fresh one per run).")
+    mode: Literal["open", "closed"] = Field(
+        "closed", description="open: arrivals follow the stage rates whatever the endpoint does; a pool of users "
+        "sized to the rate serves them and an arrival that finds no free user is dropped (counted). closed: "
+        "a fixed number of users (rate / user_rps) each pacing at user_rps, so a slow endpoint slows the load.")
+    max_shortfall: float = Field(
+        0.1, ge=0, le=1, description="A run whose achieved request count falls more than this fraction below "
+        "the offered one, over the whole load, is invalid (exit 101): the load generator did not offer the load.")
+    max_users: int | None = Field(
+        None, ge=1, description="Open loop: cap on the user pool of one load generator process (default: none).")
 
     @model_validator(mode="after")
     def _unique(self) -> TrafficSpec:

@@ -38,7 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 SCHEMA_VERSION = 1
 
-RunStatus = Literal["running", "complete", "aborted"]
+RunStatus = Literal["running", "complete", "invalid", "aborted"]
 VerdictStatus = Literal["PASS", "FAIL", "INCONCLUSIVE"]
 
 
@@ -176,6 +176,9 @@ class LoadInterval(_Record):
     requests: int
     failures: int
     users: int
+    # Open loop: arrivals of this interval that found no free user and were never sent (counted in
+    # offered_rps, which is then the arrivals scheduled per second, not in requests / achieved_rps).
+    dropped: int = 0
     latency_ms: LatencyMs = Field(default_factory=LatencyMs)
     errors: dict[str, int] = Field(default_factory=dict)
     # Async endpoints: requests of the completion sample whose output (or failure) object appeared in

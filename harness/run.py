@@ -361,7 +361,8 @@ class Runner:
             t = clock.endpoint_ts() - run.load_start_ts
             parts = [f"load_start+{checks.format_span(t)}"]
         if load is not None and (run.load_end_ts is None):
-            parts.append(f"load {load.stage or '-'} {load.achieved_rps:.2f}/{load.offered_rps:.2f} rps")
+            parts.append(f"load {load.stage or '-'} {load.achieved_rps:.2f}/{load.offered_rps:.2f} rps"
+                         + (f" ({load.dropped} dropped)" if load.dropped else ""))
         if sample is not None:
             parts.append(f"instances {sample.current_instances} (desired {sample.desired_instances}, {sample.status})")
         if evaluation.pending:
@@ -396,6 +397,12 @@ class Runner:
             run = run.model_copy(update={"load_end_ts": run.ended_ts})
         self.folder.write_run(run)
         recorded.run = run
+        invalid = checks.invalid_load(recorded, self.profile) if status == "complete" else None
+        if invalid is not None:  # the verdicts are still computed; the exit code says 101 (checks.exit_code)
+            status, reason = "invalid", invalid + (f"; {reason}" if reason else "")
+            run = run.model_copy(update={"status": status, "status_reason": reason})
+            self.folder.write_run(run)
+            recorded.run = run
         verdicts = checks.evaluate(recorded, self.profile, final=True).verdicts
         self.folder.write_verdicts(verdicts)
         write_junit(self.folder)
@@ -404,7 +411,8 @@ class Runner:
         if self.emulator is not None:
             self.emulator.stop()
             self.emulator = None
-        return RunResult(self.folder.path, verdicts, checks.exit_code(verdicts), status, reason)
+        return RunResult(self.folder.path, verdicts, checks.exit_code(verdicts, invalid=invalid is not None),
+                         status, reason)
 
     def _finish_quietly(self, status: str, reason: str | None) -> None:
         try:
@@ -431,7 +439,9 @@ def _utc_text(ts: float) -> str:
 
 
 # Severity of the outcome exit codes, worst last: an expectation failed beats an invalid run beats an
-# inconclusive one beats a pass; configuration and infrastructure errors beat them all.
+# inconclusive one beats a pass; configuration and infrastructure errors beat them all. (Across runs: a
+# trustworthy FAIL of one scenario outranks another scenario's invalid load. Within one run an invalid
+# load wins over its own FAILs, which it makes untrustworthy: checks.exit_code.)
 _SEVERITY = {exitcodes.OK: 0, exitcodes.INCONCLUSIVE: 1, exitcodes.INVALID_RUN: 2, exitcodes.FAILED: 3}
 
 

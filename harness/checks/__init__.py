@@ -155,10 +155,11 @@ from harness.checks.common import AnyExpectation, Outcome, format_span, source_t
 from harness.checks.instances import check_capacity_at, check_max_instances
 from harness.checks.load import check_error_rate
 from harness.checks.prediction import check_agrees_with_prediction, check_auto_window
+from harness.loadstats import invalid_load_reason
 from harness.profile import Profile
 from harness.record import Recorded, Verdict
 
-__all__ = ["Evaluation", "evaluate", "exit_code", "format_span", "source_text"]
+__all__ = ["Evaluation", "evaluate", "exit_code", "format_span", "invalid_load", "source_text"]
 
 _CHECKS: dict[str, Callable[[Any, Recorded, Profile, bool], Outcome]] = {
     "scale_out": check_window,
@@ -199,14 +200,29 @@ def evaluate(recorded: Recorded, profile: Profile, *, final: bool) -> Evaluation
     return Evaluation([o.verdict for o in outcomes], pending, max(untils) if untils else None)
 
 
-def exit_code(verdicts: Sequence[Verdict]) -> int:
-    """``exitcodes.FAILED`` if any verdict failed, else ``INCONCLUSIVE`` if any is, else ``OK``."""
+def exit_code(verdicts: Sequence[Verdict], *, invalid: bool = False) -> int:
+    """``exitcodes.INVALID_RUN`` if the load was ``invalid`` (:func:`invalid_load`), else ``FAILED`` if any
+    verdict failed, else ``INCONCLUSIVE`` if any is, else ``OK``.
+
+    Precedence: an invalid load wins over a failed expectation. The load generator did not offer the
+    profile's load, so the verdicts (still computed and written) describe another experiment than the one
+    the profile asked for; a FAIL there is no evidence the endpoint failed to scale (DESIGN.md "Load
+    generation": reported as invalid, not as a scaling failure)."""
+    if invalid:
+        return exitcodes.INVALID_RUN
     statuses = {v.status for v in verdicts}
     if "FAIL" in statuses:
         return exitcodes.FAILED
     if "INCONCLUSIVE" in statuses:
         return exitcodes.INCONCLUSIVE
     return exitcodes.OK
+
+
+def invalid_load(recorded: Recorded, profile: Profile) -> str | None:
+    """Why the recorded load does not count (the achieved requests fell more than
+    ``traffic.max_shortfall`` below the offered ones over the whole load, naming the stages that fell
+    short), or None. The run is then *invalid* (exit 101) whatever the verdicts say."""
+    return invalid_load_reason(recorded.load, profile.traffic.max_shortfall)
 
 
 def _check(exp: AnyExpectation, recorded: Recorded, profile: Profile, final: bool) -> Outcome:
