@@ -144,6 +144,8 @@ def _meta(run: RunInfo, verdicts: list[Verdict], recorded: Recorded) -> str:
     status = run.status
     if run.status == "aborted":
         status = f"aborted — {run.status_reason or 'no reason recorded'}"
+    elif run.status == "invalid":
+        status = f"invalid load, the verdicts cannot be trusted — {run.status_reason or 'no reason recorded'}"
     elif run.status == "running":
         status = "did not finish (status still ‘running’: the folder may be incomplete)"
     outcome = overall_outcome(verdicts)

@@ -346,3 +346,12 @@ def test_verdict_table_shows_auto_windows(tmp_path: Path) -> None:
     page = render_html(folder.load(), [auto, *verdicts[1:]])
     assert f"auto: predicted T+{fmt_duration(340)} + {fmt_duration(205)} slack" in page
     assert "predicted current" in page
+
+
+def test_html_of_an_invalid_run_gives_the_reason(recorded: Recorded) -> None:
+    reason = "invalid load: achieved 9.5% of offered (90.5% short, 1808 dropped); stage 'overload'"
+    run = recorded.run.model_copy(update={"status": "invalid", "status_reason": reason})
+    page = render_html(Recorded(path=recorded.path, run=run, events=recorded.events, load=recorded.load,
+                                metrics=recorded.metrics, endpoint=recorded.endpoint,
+                                activities=recorded.activities, alarms=recorded.alarms), [])
+    assert "invalid load, the verdicts cannot be trusted — invalid load: achieved 9.5% of offered" in page
