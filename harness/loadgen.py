@@ -344,11 +344,15 @@ class ProfileShape(LoadTestShape):
         profile, clock = RUN.profile, RUN.clock
         if profile is None or clock is None:
             return None
-        if RUN.open_loop and RUN.started_wall is None:
+        if RUN.started_wall is None:
+            # Spawn the first pool before the load clock starts (both modes): at high speeds the second or
+            # so Locust takes to start users would otherwise be minutes of endpoint time without load.
             now = time.time()
             RUN.first_tick_wall = RUN.first_tick_wall or now
             stages0 = profile.traffic.stages
-            RUN.users = _open_pool(max(rate_at(stages0, 0.0), rate_at(stages0, clock.speed)) * clock.speed)
+            peak0 = max(rate_at(stages0, 0.0), rate_at(stages0, clock.speed)) * clock.speed
+            RUN.users = _open_pool(peak0) if RUN.open_loop else \
+                (math.ceil(peak0 / profile.traffic.user_rps - 1e-9) if peak0 > 0 else 0)
             if RUN.ready < RUN.users and now - RUN.first_tick_wall < POOL_READY_MAX_WALL_S:
                 return RUN.users, max(RUN.users, 1) * 10.0  # spawn the first pool before the load clock starts
         _begin()
