@@ -64,7 +64,7 @@ from harness.loadstats import (
 )
 from harness.profile import AsyncSpec, Profile, load_profile
 from harness.record import Clock, RunEvent, RunFolder
-from harness.traffic import rate_at, stage_at, total_duration_s
+from harness.traffic import Schedule, total_duration_s
 
 LOAD_INTERVAL_S = 10.0  # endpoint seconds per load.jsonl record
 IDLE_POLL_WALL_S = 0.05  # how often an idle user looks at the rate again
@@ -107,6 +107,7 @@ class _Run:
     load_stopped: bool = False
     load_end_ts: float | None = None  # endpoint time the load ended (load_stop)
     first_request_sent: bool = False
+    schedule: Schedule = Schedule([])  # the profile's stages, looked up at every request
     writer: Any = None
     signer: Signer | None = None
     # async endpoints
@@ -160,6 +161,7 @@ def _init(environment: Any, **_kw: Any) -> None:
     if options is None or not options.scalecheck_profile:
         raise SystemExit("scalecheck locustfile: pass --scalecheck-profile PROFILE.yaml (or SCALECHECK_PROFILE)")
     RUN.profile = load_profile(options.scalecheck_profile)
+    RUN.schedule = Schedule(RUN.profile.traffic.stages)
     RUN.open_loop = RUN.profile.traffic.mode == "open"
     RUN.environment = environment
     RUN.channel = gevent.queue.Channel()
@@ -190,10 +192,10 @@ def _event(kind: str, detail: str = "", ts: float | None = None) -> None:
 
 
 def _first_request(sent_ts: float) -> None:
-    """Record the first request this process sends (the ``first_request`` anchor)."""
-    if not RUN.first_request_sent:
-        RUN.first_request_sent = True
-        _event("first_request", ts=sent_ts)
+    """Record the first request this process sends (the ``first_request`` anchor); callers check
+    ``RUN.first_request_sent`` first, so later requests pay nothing."""
+    RUN.first_request_sent = True
+    _event("first_request", ts=sent_ts)
 
 
 @events.test_start.add_listener
@@ -244,7 +246,7 @@ def _rate_wall(wall_ts: float | None = None) -> float:
     """Requests per wall second the profile asks for now (stage rate x speed); 0 after the end."""
     if RUN.profile is None or RUN.clock is None:
         return 0.0
-    return rate_at(RUN.profile.traffic.stages, _elapsed_s(wall_ts)) * RUN.clock.speed
+    return RUN.schedule.rate_at(_elapsed_s(wall_ts)) * RUN.clock.speed
 
 
 def _flush() -> None:
@@ -252,7 +254,7 @@ def _flush() -> None:
         return
     now = time.time()
     middle = (RUN.recorder.start_wall + now) / 2
-    offered = rate_at(RUN.profile.traffic.stages, _elapsed_s(middle))
+    offered = RUN.schedule.rate_at(_elapsed_s(middle))
     stage = RUN.stage
     if RUN.load_end_ts is not None and RUN.clock.endpoint_ts(RUN.recorder.start_wall) >= RUN.load_end_ts:
         stage = None  # an interval of the async drain, after the load
@@ -349,8 +351,7 @@ class ProfileShape(LoadTestShape):
             # so Locust takes to start users would otherwise be minutes of endpoint time without load.
             now = time.time()
             RUN.first_tick_wall = RUN.first_tick_wall or now
-            stages0 = profile.traffic.stages
-            peak0 = max(rate_at(stages0, 0.0), rate_at(stages0, clock.speed)) * clock.speed
+            peak0 = max(RUN.schedule.rate_at(0.0), RUN.schedule.rate_at(clock.speed)) * clock.speed
             RUN.users = _open_pool(peak0) if RUN.open_loop else \
                 (math.ceil(peak0 / profile.traffic.user_rps - 1e-9) if peak0 > 0 else 0)
             if RUN.ready < RUN.users and now - RUN.first_tick_wall < POOL_READY_MAX_WALL_S:
@@ -364,7 +365,7 @@ class ProfileShape(LoadTestShape):
             if _draining():
                 return 0, 1.0  # keep the process (and the completion watcher) up, with no users
             return None
-        found = stage_at(stages, t_ep)
+        found = RUN.schedule.stage_at(t_ep)
         stage = stages[found[0]].name if found else None
         if stage != RUN.stage:
             RUN.stage = stage
@@ -468,7 +469,7 @@ class RealtimeUser(_PacedUser):
             return
         request = self._request
         headers = self._signer.headers(request)
-        if RUN.clock is not None:
+        if not RUN.first_request_sent and RUN.clock is not None:
             _first_request(RUN.clock.endpoint_ts())
         started = time.perf_counter()
         with self.client.post(request.path, data=request.body, headers=headers, name="InvokeEndpoint",
@@ -630,7 +631,8 @@ class AsyncUser(_PacedUser):
                                        output_path_extension=self._extension)
         headers = self._signer.headers(request)
         sent_ts = RUN.clock.endpoint_ts()
-        _first_request(sent_ts)
+        if not RUN.first_request_sent:
+            _first_request(sent_ts)
         started = time.perf_counter()
         with self.client.post(request.path, data=request.body, headers=headers, name="InvokeEndpointAsync",
                               catch_response=True) as response:

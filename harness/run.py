@@ -406,10 +406,7 @@ class Runner:
             run = run.model_copy(update={"status": status, "status_reason": reason})
             self.folder.write_run(run)
             recorded.run = run
-        verdicts = checks.evaluate(recorded, self.profile, final=True).verdicts
-        self.folder.write_verdicts(verdicts)
-        write_junit(self.folder)
-        write_report(self.folder)
+        verdicts = conclude(self.folder, recorded, self.profile)
         self.folder.close()
         if self.emulator is not None:
             self.emulator.stop()
@@ -554,6 +551,17 @@ def write_comparison_of(parent: Path) -> Path:
     return write_comparison(Path(parent), [f for _n, f in scenario_folders(parent)])
 
 
+def conclude(folder: RunFolder, recorded: Recorded, profile: Profile, *, report: bool = True) -> list[Verdict]:
+    """The end of every run folder (a run, ``scalecheck check``, a prediction): final verdicts into
+    verdicts.json and junit.xml, and (``report``) report.html."""
+    verdicts = checks.evaluate(recorded, profile, final=True).verdicts
+    folder.write_verdicts(verdicts)
+    write_junit(folder)
+    if report:
+        write_report(folder)
+    return verdicts
+
+
 def recheck(folder_path: Path) -> tuple[RunFolder, list[Verdict]]:
     """Recompute verdicts, JUnit and report from a run folder alone (``scalecheck check``)."""
     from harness.profile import parse_profile
@@ -561,7 +569,4 @@ def recheck(folder_path: Path) -> tuple[RunFolder, list[Verdict]]:
     folder = RunFolder(folder_path)
     recorded = folder.load()
     profile = parse_profile(recorded.run.profile, str(folder_path / "run.json"))
-    verdicts = checks.evaluate(recorded, profile, final=True).verdicts
-    folder.write_verdicts(verdicts)
-    write_junit(folder)
-    return folder, verdicts
+    return folder, conclude(folder, recorded, profile, report=False)

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import math
 import random
+from bisect import bisect_right
 from collections.abc import Sequence
+from itertools import accumulate
 
 from harness.profile import Stage
 
@@ -33,6 +35,27 @@ def stage_at(stages: Sequence[Stage], t: float) -> tuple[int, float] | None:
             return i, t - start
         start += s.duration_s
     return None
+
+
+class Schedule:
+    """:func:`rate_at` and :func:`stage_at` for callers asking many times (the load generator asks at every
+    request): the stage boundaries are computed once and looked up by bisection, whatever the stage count."""
+
+    def __init__(self, stages: Sequence[Stage]) -> None:
+        self.stages = list(stages)
+        self.ends = list(accumulate(s.duration_s for s in self.stages))
+
+    def stage_at(self, t: float) -> tuple[int, float] | None:
+        if t < 0:
+            return None
+        i = bisect_right(self.ends, t)
+        if i >= len(self.stages):
+            return None
+        return i, t - (self.ends[i - 1] if i else 0.0)
+
+    def rate_at(self, t: float) -> float:
+        found = self.stage_at(t)
+        return 0.0 if found is None else stage_rate(self.stages[found[0]], found[1])
 
 
 def _step(s: Stage) -> tuple[float, float, float]:

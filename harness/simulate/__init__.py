@@ -40,11 +40,10 @@ from harness.simulate.engine import (
     CapacityChange,
     Prediction,
     VirtualClock,
-    capacity_changes,
     simulate,
     simulate_profile,
     write_prediction,
 )
 
 __all__ = ["BULK_MIN_PER_TICK", "SETTLE_S", "TICK_S", "CapacityChange", "Prediction", "VirtualClock",
-           "capacity_changes", "simulate", "simulate_profile", "write_prediction"]
+           "simulate", "simulate_profile", "write_prediction"]

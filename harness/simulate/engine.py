@@ -13,7 +13,6 @@ from typing import Any
 
 from botocore.validate import ParamValidator
 
-from harness import checks
 from harness.autoscaling.metrics import MetricKey
 from harness.autoscaling.params import ModelParams
 from harness.collector import metric_queries
@@ -30,8 +29,6 @@ from harness.record import (
     run_folder_name,
     write_json_atomic,
 )
-from harness.report.html import write_report
-from harness.report.junit import write_junit
 from harness.setup import (
     alarm_request,
     endpoint_config_request,
@@ -447,10 +444,6 @@ def _changes(truth: Sequence[Any], name: str, vname: str, variant_start: int | N
     return out
 
 
-def capacity_changes(prediction: Prediction) -> list[CapacityChange]:
-    return prediction.changes
-
-
 def write_prediction(prediction: Prediction, root: Path, *, finish: bool = True) -> tuple[Path, list[Verdict]]:
     """Write the run folder of ``prediction`` under ``root`` (its ``run_id`` may hold a parent folder), then
     (``finish``) verdicts.json, junit.xml and report.html, as a run's end does."""
@@ -461,12 +454,9 @@ def write_prediction(prediction: Prediction, root: Path, *, finish: bool = True)
             fh.writelines(json.dumps(r) + "\n" for r in records)
     if not finish:
         return folder.path, []
-    recorded = folder.load()
-    verdicts = checks.evaluate(recorded, prediction.profile, final=True).verdicts
-    folder.write_verdicts(verdicts)
-    write_junit(folder)
-    write_report(folder)
-    return folder.path, verdicts
+    from harness.run import conclude
+
+    return folder.path, conclude(folder, folder.load(), prediction.profile)
 
 
 @dataclass(frozen=True)

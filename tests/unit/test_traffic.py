@@ -330,3 +330,19 @@ def test_simulator_replays_a_rate_file(tmp_path: Path) -> None:
     assert busy and all(x == pytest.approx(2.5) for x in busy)  # 150 per minute
     assert pred.changes and pred.changes[0].to_count > pred.changes[0].from_count
     assert T0 + 300 <= pred.changes[0].start_ts
+
+
+def test_schedule_answers_like_rate_at_and_stage_at() -> None:
+    """The load generator's bisected lookup gives the same stage and rate as the linear functions, at the
+    boundaries too."""
+    from harness.traffic import Schedule
+
+    stages = [Stage.model_validate(d) for d in (
+        {"name": "a", "kind": "hold", "duration": "60s", "rate_rps": 2},
+        {"name": "b", "kind": "ramp", "duration": "100s", "from_rps": 0, "to_rps": 10},
+        {"name": "c", "kind": "hold", "duration": "30s", "rate_rps": 0},
+        {"name": "d", "kind": "sine", "duration": "2h", "mean_rps": 5, "amplitude_rps": 3, "period": "1h"})]
+    sched = Schedule(stages)
+    for t in (-1.0, 0.0, 30.0, 59.999, 60.0, 110.0, 160.0, 175.0, 190.0, 2000.0, 7390.0, 7390.1, 9999.0):
+        assert sched.stage_at(t) == stage_at(stages, t), t
+        assert sched.rate_at(t) == rate_at(stages, t), t
