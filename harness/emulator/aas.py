@@ -102,42 +102,32 @@ def describe_scalable_targets(emu: Emulator, call: Call) -> dict[str, Any]:
     return _page(items, p, "ScalableTargets", 50)
 
 
+# PolicyType -> (its configuration member, the model's put method)
+_POLICY_TYPES = {"TargetTrackingScaling": ("TargetTrackingScalingPolicyConfiguration", "put_target_tracking"),
+                 "StepScaling": ("StepScalingPolicyConfiguration", "put_step_scaling")}
+
+
 def put_scaling_policy(emu: Emulator, call: Call) -> dict[str, Any]:
+    """Target tracking returns its two managed alarms; step scaling none — the user creates the alarm
+    (aws-semantics §1, §2)."""
     p = call.params
     policy_type = p.get("PolicyType", "StepScaling")
-    if policy_type == "StepScaling":
-        return _put_step_policy(emu, p)
-    if policy_type != "TargetTrackingScaling":
+    if policy_type not in _POLICY_TYPES:
         raise AwsError("ValidationException", f"PolicyType {policy_type} is not supported by this emulator; "
                        "use TargetTrackingScaling or StepScaling.")
-    config = p.get("TargetTrackingScalingPolicyConfiguration")
+    member, put = _POLICY_TYPES[policy_type]
+    config = p.get(member)
     if not config:
-        raise AwsError("ValidationException",
-                       "TargetTrackingScalingPolicyConfiguration is required for a TargetTrackingScaling policy.")
+        raise AwsError("ValidationException", f"{member} is required for a {policy_type} policy.")
     _check_resource_id(p)
     now = emu.now()
     with emu.lock, world_errors():
-        policy = emu.world.put_target_tracking(
+        policy = getattr(emu.world, put)(
             name=p["PolicyName"], namespace=p["ServiceNamespace"], resource_id=p["ResourceId"],
             dimension=p["ScalableDimension"], configuration=config, now=now)
-        alarms = [{"AlarmName": n, "AlarmARN": emu.world.alarms[n].arn}
-                  for n in (policy.alarm_high, policy.alarm_low)]
+        managed = (policy.alarm_high, policy.alarm_low) if policy_type == "TargetTrackingScaling" else ()
+        alarms = [{"AlarmName": n, "AlarmARN": emu.world.alarms[n].arn} for n in managed]
     return {"PolicyARN": policy.arn, "Alarms": alarms}
-
-
-def _put_step_policy(emu: Emulator, p: dict[str, Any]) -> dict[str, Any]:
-    """StepScaling: returns the ARN and no alarms — the user creates the alarm (aws-semantics §2)."""
-    config = p.get("StepScalingPolicyConfiguration")
-    if not config:
-        raise AwsError("ValidationException",
-                       "StepScalingPolicyConfiguration is required for a StepScaling policy.")
-    _check_resource_id(p)
-    now = emu.now()
-    with emu.lock, world_errors():
-        policy = emu.world.put_step_scaling(
-            name=p["PolicyName"], namespace=p["ServiceNamespace"], resource_id=p["ResourceId"],
-            dimension=p["ScalableDimension"], configuration=config, now=now)
-    return {"PolicyARN": policy.arn, "Alarms": []}
 
 
 def delete_scaling_policy(emu: Emulator, call: Call) -> dict[str, Any]:
