@@ -478,23 +478,27 @@ Anchor = Annotated[str, Field(pattern=r"^(load_start|load_end|first_request|back
 
 
 class _Expectation(_Spec):
+    type: str  # each expectation narrows it to its Literal tag (the union's discriminator)
     name: str | None = None
 
     @property
     def label(self) -> str:
         return self.name or self.default_name()
 
-    def default_name(self) -> str:  # pragma: no cover - overridden
-        raise NotImplementedError
+    def default_name(self) -> str:
+        """The label when the user gave no ``name``: the type, unless a subclass says more."""
+        return self.type
 
 
 class _WindowExpectation(_Expectation):
     """An expectation with a window ``within`` after an anchor; ``within: auto`` holds ``within_s``
     ``None`` and takes the window from the prediction (:class:`PredictionSpec`)."""
 
+    within_s: Window = Field(alias="within", gt=0)
+
     @property
     def auto_window(self) -> bool:
-        return getattr(self, "within_s", 0.0) is None
+        return self.within_s is None
 
     @model_serializer(mode="wrap")
     def _dump_auto(self, handler: SerializerFunctionWrapHandler, info: SerializationInfo) -> dict[str, Any]:
@@ -509,7 +513,6 @@ class ScaleOutExpectation(_WindowExpectation):
 
     type: Literal["scale_out"]
     to: int = Field(ge=1)
-    within_s: Window = Field(alias="within", gt=0)
     after: Anchor = "load_start"
 
     def default_name(self) -> str:
@@ -521,7 +524,6 @@ class ScaleInExpectation(_WindowExpectation):
 
     type: Literal["scale_in"]
     to: int = Field(ge=0)
-    within_s: Window = Field(alias="within", gt=0)
     after: Anchor = "load_end"
 
     def default_name(self) -> str:
@@ -544,33 +546,21 @@ class ScaleFromZeroExpectation(_WindowExpectation):
     starting from zero instances."""
 
     type: Literal["scale_from_zero"]
-    within_s: Window = Field(alias="within", gt=0)
     after: Anchor = "first_request"
-
-    def default_name(self) -> str:
-        return "scale_from_zero"
 
 
 class ScaleToZeroExpectation(_WindowExpectation):
     """Zero instances within ``within`` after the backlog empties (async endpoints, MinCapacity 0)."""
 
     type: Literal["scale_to_zero"]
-    within_s: Window = Field(alias="within", gt=0)
     after: Anchor = "backlog_empty"
-
-    def default_name(self) -> str:
-        return "scale_to_zero"
 
 
 class BacklogDrainedExpectation(_WindowExpectation):
     """ApproximateBacklogSize comes down to 0 within ``within`` after ``after`` (async endpoints)."""
 
     type: Literal["backlog_drained"]
-    within_s: Window = Field(alias="within", gt=0)
     after: Anchor = "load_end"
-
-    def default_name(self) -> str:
-        return "backlog_drained"
 
 
 class MaxInstancesExpectation(_Expectation):
@@ -624,7 +614,6 @@ class ScaledByExpectation(_WindowExpectation):
     type: Literal["scaled_by"]
     policy: str = Field(min_length=1)
     to: int | None = Field(None, ge=0)
-    within_s: Window = Field(alias="within", gt=0)
     after: Anchor = "load_start"
 
     def default_name(self) -> str:
