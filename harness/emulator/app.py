@@ -12,6 +12,11 @@ asynchronous requests the model finished are taken from it (under the lock) and 
 written to S3 (outside it; ``runtime.write_async_results``).
 
 Non-AWS routes (``/_emulator/...``, unsigned) expose the clock and the ground-truth log.
+
+With its own (wall) clock the emulator attaches an InvokeEndpoint fast path to its router
+(:mod:`harness.emulator.fastpath`): the HTTP server answers the common InvokeEndpoint from its event
+loop, the model's latency a timer rather than a sleeping thread. An emulator on a caller's clock (the
+simulator's virtual clock) has none; its handlers are called directly.
 """
 
 from __future__ import annotations
@@ -87,7 +92,8 @@ class Emulator:
         self.clock: Clock = clock if clock is not None else EmulatorClock(speed)
         self.world = World(self.params, start_ts=self.clock.now(), region=region)
         self.lock = threading.Lock()
-        self.router = Router(DEFAULT_CREDENTIALS if credentials is None else credentials)
+        self.credentials = DEFAULT_CREDENTIALS if credentials is None else credentials
+        self.router = Router(self.credentials)
         self.models: dict[str, dict[str, Any]] = {}
         self.endpoint_configs: dict[str, dict[str, Any]] = {}
         from harness.emulator import aas, cloudwatch, runtime, s3, sagemaker
@@ -105,6 +111,10 @@ class Emulator:
         self.router.register_raw("GET", "/_emulator/health", lambda _params: (200, {"ok": True}))
         self.router.register_raw("GET", "/_emulator/clock", self._clock_route)
         self.router.register_raw("GET", "/_emulator/truth", self._truth_route)
+        if clock is None:  # wall-clock time: the HTTP server may answer InvokeEndpoint from a timer
+            from harness.emulator.fastpath import FastInvoke, attach
+
+            attach(self.router, FastInvoke(self, self.credentials))
 
     def register_ops(self, service: str, ops: dict[str, Callable[[Emulator, Call], dict[str, Any]]]) -> None:
         """Register handlers written as ``fn(emulator, call)`` for ``service``'s operations."""

@@ -2,7 +2,10 @@
 
 InvokeEndpoint: a request is admitted by the model (:func:`harness.autoscaling.physics.admit`),
 then held for its latency — endpoint seconds, so ``latency / speed`` of wall time — while it
-occupies a slot on its variant. Overload answers with the configured ``overload_error`` (ModelError
+occupies a slot on its variant. Over HTTP the common case is answered by the server's fast path
+(:mod:`harness.emulator.fastpath`), which does the same without a thread: it admits through the
+same ``World.invoke``, answers with :func:`fake_prediction` and :func:`admission_error`, and frees the
+slot from a timer instead of a sleep. Overload answers with the configured ``overload_error`` (ModelError
 424 or ThrottlingException 400), timeouts with ModelError 424 (aws-semantics §9). An asynchronous
 endpoint refuses it (ValidationError, from the model).
 
@@ -48,6 +51,7 @@ from harness.emulator.s3 import parse_s3_uri
 from harness.emulator.sagemaker import world_errors
 
 if TYPE_CHECKING:
+    from harness.autoscaling.physics import Admission
     from harness.emulator.app import Emulator
 
 
@@ -83,13 +87,7 @@ def invoke_endpoint(emu: Emulator, call: Call) -> dict[str, Any]:
         admission, variant = emu.world.invoke(name, now, p.get("TargetVariant"))
     if admission.error is not None:
         emu.clock.sleep(admission.latency_s)
-        if admission.error == "ThrottlingException":
-            raise AwsError("ThrottlingException", admission.message, status=400)
-        raise AwsError("ModelError", admission.message, status=424, fields={
-            "OriginalStatusCode": 500 if admission.latency_s == 0 else 0,
-            "OriginalMessage": admission.message,
-            "LogStreamArn": emu.world.arn("logs", f"log-group:/aws/sagemaker/Endpoints/{name}"),
-        })
+        raise admission_error(emu, name, admission)
     try:
         emu.clock.sleep(admission.latency_s)
     finally:
@@ -98,10 +96,24 @@ def invoke_endpoint(emu: Emulator, call: Call) -> dict[str, Any]:
     body = p.get("Body") or b""
     return {
         "Body": fake_prediction(body if isinstance(body, bytes) else bytes(body)),
-        "ContentType": p.get("Accept") or "text/csv; charset=utf-8",
+        "ContentType": p.get("Accept") or DEFAULT_ACCEPT,
         "InvokedProductionVariant": variant,
         **({"CustomAttributes": p["CustomAttributes"]} if p.get("CustomAttributes") else {}),
     }
+
+
+def admission_error(emu: Emulator, name: str, admission: Admission) -> AwsError:
+    """The error InvokeEndpoint answers when the model refused ``admission`` (overload or timeout).
+
+    Shared with the HTTP fast path (:mod:`harness.emulator.fastpath`), which answers the same way.
+    """
+    if admission.error == "ThrottlingException":
+        return AwsError("ThrottlingException", admission.message, status=400)
+    return AwsError("ModelError", admission.message, status=424, fields={
+        "OriginalStatusCode": 500 if admission.latency_s == 0 else 0,
+        "OriginalMessage": admission.message,
+        "LogStreamArn": emu.world.arn("logs", f"log-group:/aws/sagemaker/Endpoints/{name}"),
+    })
 
 
 def _invalid(value: Any, member: str, constraint: str) -> AwsError:
