@@ -2,7 +2,8 @@
 
     scalecheck demo                      the real-time walkthrough on the embedded emulator
     scalecheck run PROFILE [--local]     one run against AWS (default) or the emulator; a profile with
-                                         scenarios runs each in turn and compares them
+                                         scenarios runs each in turn and compares them; --processes N,
+                                         --master / --worker: the load from several Locust processes
     scalecheck check RUN_DIR             recompute verdicts + JUnit from a run folder (or a scenarios
                                          parent folder: every scenario, and comparison.html), offline
     scalecheck report RUN_DIR            rebuild report.html from a run folder (or a scenarios parent), offline
@@ -59,19 +60,68 @@ def _print_verdicts(verdicts: list, report: Path | None) -> None:
         print(f"report: {report}")
 
 
+DEFAULT_MASTER_PORT = 5557
+
+
+def _distribution(args: argparse.Namespace, profile: Profile) -> dict[str, object]:
+    """The distribution flags of ``scalecheck run`` as RunOptions fields; ConfigError for a combination that
+    does not make sense (checked before anything is contacted)."""
+    from harness.errors import ConfigError
+
+    def given(*names: str) -> list[str]:
+        return ["--" + n.replace("_", "-") for n in names
+                if getattr(args, n, None) not in (None, False)]
+
+    processes, master, worker = getattr(args, "processes", None), getattr(args, "master", False), \
+        getattr(args, "worker", False)
+    modes = given("processes", "master", "worker")
+    if len(modes) > 1:
+        raise ConfigError(f"{' and '.join(modes)} cannot be combined: --processes N runs master and workers "
+                          "on this machine, --master and --worker are the two sides of a run across machines")
+    if not master and (flags := given("expect_workers", "master_bind_host", "master_bind_port")):
+        raise ConfigError(f"{', '.join(flags)} only apply with --master")
+    if not worker and (flags := given("master_host", "master_port")):
+        raise ConfigError(f"{', '.join(flags)} only apply with --worker")
+    if processes is not None and processes < 1:
+        raise ConfigError(f"--processes {processes}: must be at least 1 (the number of Locust worker processes)")
+    if worker and (flags := given("local", "speed", "predict", "params")):
+        raise ConfigError(f"--worker with {', '.join(flags)}: a worker only sends load; the master's run decides "
+                          "these (pass them to scalecheck run --master)")
+    if (master or worker) and profile.scenarios:
+        raise ConfigError("--master/--worker: a profile with scenarios runs a new load generator per scenario, "
+                          "which workers on other machines cannot follow; run one scenario per profile, or use "
+                          "--processes N")
+    expect = getattr(args, "expect_workers", None)
+    if expect is not None and expect < 1:
+        raise ConfigError(f"--expect-workers {expect}: must be at least 1")
+    for flag in ("master_bind_port", "master_port"):
+        port = getattr(args, flag, None)
+        if port is not None and not 1 <= port <= 65535:
+            raise ConfigError(f"--{flag.replace('_', '-')} {port}: not a TCP port (1-65535)")
+    return {"processes": processes, "master": master, "expect_workers": expect or 1,
+            "master_bind_host": getattr(args, "master_bind_host", None) or "127.0.0.1",
+            "master_bind_port": getattr(args, "master_bind_port", None) or DEFAULT_MASTER_PORT}
+
+
 def cmd_run(args: argparse.Namespace, *, demo: bool = False) -> int:
     from harness.errors import ConfigError, InfrastructureError
     from harness.profile import ProfileError, load_profile
-    from harness.run import RunOptions, run_profile, run_scenarios
+    from harness.run import RunOptions, run_profile, run_scenarios, run_worker
 
     try:
         path = _find_profile(DEMO_PROFILE) if demo else Path(args.profile)
         profile = load_profile(path)
+        distribution = _distribution(args, profile)
+        if getattr(args, "worker", False):
+            return run_worker(profile, path, master_host=args.master_host or "127.0.0.1",
+                              master_port=args.master_port or DEFAULT_MASTER_PORT, region=args.region,
+                              endpoint_url=args.endpoint_url, aws_profile=args.aws_profile, say=_say)
         if getattr(args, "params", None):
             profile = _with_params_file(profile, args.params)
         options = RunOptions(local=demo or args.local, speed=args.speed, reports_dir=Path(args.reports),
                              region=getattr(args, "region", None), endpoint_url=getattr(args, "endpoint_url", None),
-                             aws_profile=getattr(args, "aws_profile", None), predict=getattr(args, "predict", False))
+                             aws_profile=getattr(args, "aws_profile", None), predict=getattr(args, "predict", False),
+                             **distribution)  # type: ignore[arg-type]
         if profile.scenarios:
             scenarios = run_scenarios(profile, path, options, _say)
         else:
@@ -392,6 +442,24 @@ def build_parser() -> argparse.ArgumentParser:
                    "agrees_with_prediction do)")
     p.add_argument("--params", metavar="FILE", help="--local: model parameters file (e.g. from scalecheck "
                    "calibrate), merged over the profile's local.params")
+    dist = p.add_argument_group(
+        "distributed load", "Locust's own distribution: the rate is split across the workers, the collector runs "
+        "once (here, with the master) and the workers' per-interval load is merged into one load.jsonl")
+    dist.add_argument("--processes", type=int, metavar="N", help="send the load from N Locust worker processes on "
+                      "this machine (a master in the Locust process; loopback only)")
+    dist.add_argument("--master", action="store_true", help="run the Locust master (and the collector, the run "
+                      "folder, the emulator with --local) and wait for --expect-workers workers, each started "
+                      "with: scalecheck run PROFILE --worker --master-host HOST")
+    dist.add_argument("--expect-workers", type=int, metavar="K", help="--master: workers to wait for before the "
+                      "load starts (default 1)")
+    dist.add_argument("--master-bind-host", metavar="ADDR", help="--master: address to accept workers on (default "
+                      "127.0.0.1, this machine only; e.g. 0.0.0.0 for workers on other machines)")
+    dist.add_argument("--master-bind-port", type=int, metavar="P", help="--master: port to accept workers on "
+                      "(default 5557)")
+    dist.add_argument("--worker", action="store_true", help="only a Locust worker of a --master run: no collector, "
+                      "no run folder, no emulator; exits when the master stops")
+    dist.add_argument("--master-host", metavar="HOST", help="--worker: the master's address (default 127.0.0.1)")
+    dist.add_argument("--master-port", type=int, metavar="P", help="--worker: the master's port (default 5557)")
     run_flags(p)
     p = sub.add_parser("check", help="recompute verdicts and JUnit from a run folder or a scenarios parent "
                        "folder (offline)")

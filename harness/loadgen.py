@@ -26,6 +26,21 @@ the next tick x the measured latency x a margin, capped by ``traffic.max_users``
 clock only once the first pool has spawned (or after :data:`POOL_READY_MAX_WALL_S`). Closed loop
 (``traffic.mode: closed``, the default): ``rate / user_rps`` users each pacing at ``user_rps``.
 
+Distributed load (``--processes N``, or ``--master`` / ``--worker``): the shape runs on the master only and
+sizes the user pool of all workers together; Locust splits the users among them. When the first pool is
+ready the master starts the load clock and sends each worker (``MSG_START``) that wall time, the clock, its
+slot among the workers and the arrival seed; later the total users and the stage when they change
+(``MSG_SHARE``). Closed loop, every user paces at total users / total rate, so the workers together send the
+profile's rate. Open loop, every worker walks the same seeded :class:`~harness.loadstats.ArrivalSchedule`
+and keeps the arrivals ``k`` with ``k % workers == slot``: together exactly the single-process schedule.
+Workers write nothing to the run folder: each sends its interval records (with their HDR histograms) to the
+master (``MSG_INTERVAL``, the last one marked final once the load is over, its users have stopped and its
+async completions are in) and its first request time; the master merges the records of each interval
+(:class:`~harness.loadstats.IntervalMerger`: one ``load.jsonl`` record per interval, ``workers`` = how many
+were merged) and writes every event. After the load the master keeps the test up (with no users) until
+every worker has sent its last record, or :data:`WORKERS_FINAL_WAIT_WALL_S` past the load, drain and stop
+timeout. Async endpoints: each worker tracks completions of its own sample.
+
 Async completion tracking: one greenlet per process lists the output and failure prefixes of the
 outstanding sampled requests (ListObjectsV2, paginated, one listing per prefix per poll) every
 ``endpoint.async.poll_interval`` of endpoint time. After the load ends the process stays up (with no
@@ -40,6 +55,7 @@ import logging
 import math
 import mimetypes
 import os
+import random
 import time
 import uuid
 from typing import Any
@@ -57,13 +73,14 @@ from harness.invoke import NoCredentialsError, Signer, invoke_async_request, inv
 from harness.loadstats import (
     ArrivalSchedule,
     CompletionTracker,
+    IntervalMerger,
     IntervalRecorder,
     poll_completions,
     pool_size,
     split_s3_uri,
 )
 from harness.profile import AsyncSpec, Profile, load_profile
-from harness.record import Clock, RunEvent, RunFolder
+from harness.record import Clock, LoadInterval, RunEvent, RunFolder
 from harness.traffic import Schedule, total_duration_s
 
 LOAD_INTERVAL_S = 10.0  # endpoint seconds per load.jsonl record
@@ -77,6 +94,8 @@ INITIAL_LATENCY_WALL_S = 0.2
 LATENCY_RISE_WEIGHT = 0.5
 LATENCY_DECAY_WEIGHT = 0.005
 POOL_READY_MAX_WALL_S = 5.0
+# Wall seconds Locust waits for users to finish their request when the load stops, unless --stop-timeout says.
+DEFAULT_STOP_TIMEOUT_WALL_S = 10.0
 # Open loop: wall seconds added to the latency when sizing the pool, for stalls of the process (GC, CPU)
 # after which the scheduler hands out the arrivals it owes at once.
 POOL_STALL_WALL_S = 0.05
@@ -125,6 +144,19 @@ class _Run:
     latency_s: float | None = None  # EWMA of request latencies, wall seconds
     ready: int = 0  # users that finished on_start
     first_tick_wall: float | None = None
+    # distributed load (Locust master + workers; see "Distributed load" in the module docstring)
+    interval_index: int = 0  # worker: index of the interval the recorder is accumulating
+    part: int = 0  # worker: its slot among the workers (open loop: its share of the arrivals)
+    parts: int = 1  # worker: how many workers share the load
+    seed: int | None = None  # open loop: the arrival seed every worker uses (the master picks one if unset)
+    final_sent: bool = False  # worker: its last record went to the master
+    reporter: Any = None  # worker: greenlet reporting status and noticing the end of the load
+    merger: IntervalMerger | None = None  # master: workers' records -> one record per interval
+    slots: dict[str, int] = {}  # master: worker client id -> slot
+    worker_ready: dict[str, int] = {}  # master: users ready per worker
+    worker_latency: dict[str, float] = {}  # master: latency EWMA per worker (wall seconds)
+    first_request_ts: float | None = None  # master: earliest first_request of any worker
+    shared: tuple[int, str | None] | None = None  # master: (users, stage) last sent to the workers
 
 
 RUN = _Run()
@@ -166,9 +198,14 @@ def _init(environment: Any, **_kw: Any) -> None:
     RUN.environment = environment
     RUN.channel = gevent.queue.Channel()
     RUN.clock = _resolve_clock(options, environment.host or "")
-    if options.scalecheck_run_dir:
+    if not environment.stop_timeout:
+        # Without a stop timeout Locust kills users mid-request when the load ends: the endpoint got the
+        # request but load.jsonl never counts it. With one, a user finishes its request and returns.
+        environment.stop_timeout = DEFAULT_STOP_TIMEOUT_WALL_S
+    if options.scalecheck_run_dir and not getattr(options, "worker", False):  # a worker sends to the master
         RUN.folder = RunFolder(options.scalecheck_run_dir)
     _select_user_class(environment, RUN.profile)
+    _register_messages(environment)
     if RUN.profile.endpoint.is_async:
         RUN.s3 = _s3_client(RUN.profile.region, environment.host or "")  # built once, before the load
         RUN.upload_lock = gevent.lock.BoundedSemaphore()
@@ -192,17 +229,24 @@ def _event(kind: str, detail: str = "", ts: float | None = None) -> None:
 
 
 def _first_request(sent_ts: float) -> None:
-    """Record the first request this process sends (the ``first_request`` anchor); callers check
-    ``RUN.first_request_sent`` first, so later requests pay nothing."""
+    """Record the first request this process sends (the ``first_request`` anchor; a worker tells the
+    master, which records the earliest); callers check ``RUN.first_request_sent`` first, so later
+    requests pay nothing."""
     RUN.first_request_sent = True
+    if _is_worker():
+        _send(MSG_FIRST_REQUEST, {"ts": sent_ts})
+        return
     _event("first_request", ts=sent_ts)
 
 
 @events.test_start.add_listener
 def _test_start(environment: Any, **_kw: Any) -> None:
-    if RUN.open_loop and not _is_worker():
+    if _is_worker():
+        _start_reporter()  # the load clock starts when the master says (MSG_START)
+        return
+    if RUN.open_loop:
         return  # the shape starts the load once the first pool is up
-    _begin()
+    _begin()  # (a master: before it sends the workers their first users, so they spread their first requests)
 
 
 def _is_worker() -> bool:
@@ -217,17 +261,22 @@ def _is_master() -> bool:
     return isinstance(getattr(RUN.environment, "runner", None), MasterRunner)
 
 
-def _begin() -> None:
-    """Start the load clock once (the shape may tick before Locust fires test_start)."""
+def _begin(started_wall: float | None = None) -> None:
+    """Start the load clock once (the shape may tick before Locust fires test_start); a worker starts it
+    at the master's ``started_wall``. The master records no load itself: it tells the workers to start
+    and merges their records."""
     if RUN.started_wall is not None or RUN.clock is None:
         return
-    RUN.started_wall = time.time()
+    RUN.started_wall = time.time() if started_wall is None else started_wall
     RUN.stopped = False
     RUN.load_stopped = False
-    RUN.recorder = IntervalRecorder(RUN.clock, RUN.started_wall)
     _event("load_start", f"speed {RUN.clock.speed:g}")
+    if _is_master():
+        _start_workers()
+        return
+    RUN.recorder = IntervalRecorder(RUN.clock, RUN.started_wall)
     RUN.writer = gevent.spawn(_write_intervals)
-    if RUN.open_loop and RUN.profile is not None and not _is_master():  # the master has no users
+    if RUN.open_loop and RUN.profile is not None:
         RUN.scheduler = gevent.spawn(_schedule_arrivals)
     spec = RUN.profile.endpoint.async_ if RUN.profile is not None else None
     if spec is not None and spec.completion_sample > 0:
@@ -250,6 +299,9 @@ def _rate_wall(wall_ts: float | None = None) -> float:
 
 
 def _flush() -> None:
+    if RUN.merger is not None:  # the master: the workers' records, merged (all of them once stopped)
+        _write_merged(everything=RUN.stopped)
+        return
     if RUN.recorder is None or RUN.clock is None or RUN.profile is None:
         return
     now = time.time()
@@ -260,15 +312,25 @@ def _flush() -> None:
         stage = None  # an interval of the async drain, after the load
     record = RUN.recorder.flush(now, offered_rps=None if RUN.scheduler is not None else offered, users=RUN.users,
                                 stage=stage)
-    if record is not None and RUN.folder is not None:
+    if _is_worker():
+        _send_interval(record, final=RUN.stopped)
+    elif record is not None and RUN.folder is not None:
         RUN.folder.append("load", record)
 
 
 def _write_intervals() -> None:
-    assert RUN.clock is not None
+    """Close an interval every LOAD_INTERVAL_S of endpoint time, on boundaries counted from the load start
+    (so that the intervals of several workers line up, and a stall does not shift the later ones)."""
+    assert RUN.clock is not None and RUN.started_wall is not None
+    period = LOAD_INTERVAL_S / RUN.clock.speed
+    k = max(1, math.ceil((time.time() - RUN.started_wall) / period))
     while not RUN.stopped:
-        gevent.sleep(LOAD_INTERVAL_S / RUN.clock.speed)
+        gevent.sleep(max(0.0, RUN.started_wall + k * period - time.time()))
+        if RUN.stopped:
+            return
+        RUN.interval_index = k - 1  # the interval ending at boundary k (a worker labels its records by it)
         _flush()
+        k += 1
 
 
 @events.test_stop.add_listener
@@ -302,7 +364,9 @@ def _schedule_arrivals() -> None:
     """Open loop: hand each arrival, at its time, to an idle user; count it dropped when none is idle."""
     assert RUN.profile is not None and RUN.clock is not None and RUN.started_wall is not None
     traffic = RUN.profile.traffic
-    schedule = ArrivalSchedule(traffic.stages, traffic.arrivals, traffic.seed)
+    # a worker walks the same seeded schedule as every other worker and keeps its share of the arrivals
+    schedule = ArrivalSchedule(traffic.stages, traffic.arrivals, traffic.seed if RUN.seed is None else RUN.seed,
+                               part=RUN.part, parts=RUN.parts)
     while not RUN.stopped:
         t = schedule.next()
         if t is None:
@@ -329,9 +393,256 @@ def _note_latency(latency_ms: float) -> None:
 
 
 def _open_pool(peak_wall: float) -> int:
+    """Open-loop pool for ``peak_wall`` arrivals per wall second; on a master, the workers' pools together
+    (each sized for its share, with the slowest latency a worker reported), capped by traffic.max_users."""
     assert RUN.profile is not None
-    latency = RUN.latency_s if RUN.latency_s is not None else INITIAL_LATENCY_WALL_S
-    return pool_size(peak_wall, latency + POOL_STALL_WALL_S, RUN.profile.traffic.max_users)
+    cap = RUN.profile.traffic.max_users
+    if RUN.worker_latency:
+        latency = max(RUN.worker_latency.values())
+    else:
+        latency = RUN.latency_s if RUN.latency_s is not None else INITIAL_LATENCY_WALL_S
+    workers = _worker_count() if _is_master() else 0
+    if workers > 1:
+        each = pool_size(peak_wall / workers, latency + POOL_STALL_WALL_S)
+        return min(each * workers, cap) if cap is not None else each * workers
+    return pool_size(peak_wall, latency + POOL_STALL_WALL_S, cap)
+
+
+# --- distributed load (Locust master + workers) ----------------------------------------------------
+
+MSG_START = "scalecheck_start"  # master -> each worker: the load clock, the worker's slot, the arrival seed
+MSG_SHARE = "scalecheck_share"  # master -> workers: the total users and the stage, when they change
+MSG_STATUS = "scalecheck_status"  # worker -> master: its users ready, its latency EWMA
+MSG_INTERVAL = "scalecheck_interval"  # worker -> master: one interval record (the last one marked final)
+MSG_FIRST_REQUEST = "scalecheck_first_request"  # worker -> master: when it sent its first request
+WORKER_REPORT_WALL_S = 0.2  # how often a worker reports its status and looks whether its load is over
+MERGE_POLL_WALL_S = 0.1  # how often the master writes the merged intervals that are complete
+# The master writes an interval without the workers that have not reported it this long after its end.
+MERGE_GRACE_WALL_S = 5.0
+# After the load (plus the async drain and the stop timeout) the master waits this long, at most, for the
+# workers' last records before it stops without them.
+WORKERS_FINAL_WAIT_WALL_S = 30.0
+STOP_SPAWN_RATE = 10_000.0  # users per second Locust stops when the load is over (all of them, at once)
+# Heartbeats (one a second) a worker may miss before the master counts it missing (Locust's default 3): a
+# worker starved of CPU for a few seconds on a small machine is late, not gone; when every worker is
+# "missing" the master stops the test.
+WORKER_HEARTBEAT_LIVENESS = 15
+
+
+def _register_messages(environment: Any) -> None:
+    from locust.runners import MasterRunner, WorkerRunner
+
+    runner = getattr(environment, "runner", None)
+    if isinstance(runner, MasterRunner):
+        import locust.runners
+
+        locust.runners.HEARTBEAT_LIVENESS = max(locust.runners.HEARTBEAT_LIVENESS, WORKER_HEARTBEAT_LIVENESS)
+        runner.register_message(MSG_STATUS, _on_status)
+        runner.register_message(MSG_INTERVAL, _on_interval)
+        runner.register_message(MSG_FIRST_REQUEST, _on_first_request)
+        environment.events.worker_connect.add_listener(_on_worker_connect)
+    elif isinstance(runner, WorkerRunner):
+        runner.register_message(MSG_START, _on_start)
+        runner.register_message(MSG_SHARE, _on_share)
+
+
+def _send(kind: str, data: dict[str, Any], client_id: str | None = None) -> None:
+    from locust.exception import RPCError
+
+    runner = getattr(RUN.environment, "runner", None)
+    if runner is None:
+        return
+    try:
+        runner.send_message(kind, data, client_id)
+    except RPCError as err:
+        log.warning("could not send %s: %s", kind, err)
+
+
+def _worker_count() -> int:
+    return int(getattr(getattr(RUN.environment, "runner", None), "worker_count", 0) or 0)
+
+
+def _profile_digest() -> str:
+    """What master and workers must agree on: the endpoint and the traffic of the profile."""
+    assert RUN.profile is not None
+    data = {"endpoint": RUN.profile.endpoint.model_dump(mode="json", by_alias=True),
+            "traffic": RUN.profile.traffic.model_dump(mode="json", by_alias=True)}
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _start_workers() -> None:
+    """Master, at load start: give each connected worker its slot, the load clock and the arrival seed,
+    and start merging their records."""
+    assert RUN.profile is not None and RUN.clock is not None and RUN.started_wall is not None
+    runner = RUN.environment.runner
+    nodes = runner.clients.ready + runner.clients.spawning + runner.clients.running
+    ids = sorted((node.id for node in nodes), key=runner.get_worker_index)
+    RUN.seed = RUN.profile.traffic.seed if RUN.profile.traffic.seed is not None else \
+        random.SystemRandom().randrange(2**31)
+    RUN.slots = {client_id: i for i, client_id in enumerate(ids)}
+    RUN.merger = IntervalMerger(ids, open_loop=RUN.open_loop)
+    RUN.shared = (RUN.users, RUN.stage)
+    base = {"started_wall": RUN.started_wall, "clock": RUN.clock.model_dump(mode="json"), "parts": len(ids),
+            "seed": RUN.seed, "users": RUN.users, "stage": RUN.stage, "profile": _profile_digest()}
+    for client_id, slot in RUN.slots.items():
+        _send(MSG_START, {**base, "part": slot}, client_id)
+    if not ids:
+        log.warning("no worker is connected at load start: no load will be sent")
+    RUN.writer = gevent.spawn(_merge_loop)
+
+
+def _share() -> None:
+    """Master: tell the workers the total users (closed loop: what each user paces by) and the stage."""
+    if not _is_master():
+        return
+    state = (RUN.users, RUN.stage)
+    if state != RUN.shared:
+        RUN.shared = state
+        _send(MSG_SHARE, {"users": RUN.users, "stage": RUN.stage})
+
+
+def _on_start(environment: Any, msg: Any, **_kw: Any) -> None:
+    """Worker: the master started the load clock; start this worker's share of the load at that time."""
+    data = msg.data
+    if RUN.started_wall is not None or RUN.profile is None:
+        return
+    if data.get("profile") != _profile_digest():
+        problem = "the master's profile has another endpoint or traffic than this worker's: it sends no load"
+        log.error("scalecheck worker: %s", problem)
+        _send(MSG_INTERVAL, {"index": 0, "final": True, "record": None, "error": problem})
+        RUN.final_sent = True
+        environment.process_exit_code = 1
+        return
+    RUN.clock = Clock.model_validate(data["clock"])
+    RUN.part, RUN.parts, RUN.seed = int(data["part"]), max(1, int(data["parts"])), data.get("seed")
+    RUN.users, RUN.stage = int(data["users"]), data.get("stage")
+    if RUN.profile.endpoint.is_async and environment.host:  # the host the master gave (its --host)
+        RUN.s3 = _s3_client(RUN.profile.region, environment.host)
+    _begin(started_wall=float(data["started_wall"]))
+    log.info("scalecheck worker %d of %d: load started", RUN.part + 1, RUN.parts)
+
+
+def _on_share(environment: Any, msg: Any, **_kw: Any) -> None:
+    RUN.users, RUN.stage = int(msg.data["users"]), msg.data.get("stage")
+
+
+def _start_reporter() -> None:
+    if RUN.reporter is None:
+        RUN.reporter = gevent.spawn(_report_worker)
+
+
+def _report_worker() -> None:
+    """Worker: report status to the master; once the load is over, its users have stopped (so every
+    request it sent is recorded) and no async completion is awaited, send the last record."""
+    while not RUN.final_sent:
+        _send(MSG_STATUS, {"ready": RUN.ready, "latency_s": RUN.latency_s})
+        gevent.sleep(WORKER_REPORT_WALL_S)
+        if RUN.started_wall is None or RUN.profile is None or RUN.stopped:
+            continue
+        if _elapsed_s() < RUN.profile.traffic.duration_s:
+            continue
+        _load_stop()
+        if RUN.environment.runner.user_count > 0 or _draining():
+            continue
+        _test_stop(RUN.environment)  # stops the greenlets and sends the last interval, marked final
+
+
+def _send_interval(record: LoadInterval | None, *, final: bool) -> None:
+    """Worker: send the interval just flushed to the master (``final``: the last one)."""
+    index = RUN.interval_index
+    RUN.interval_index += 1
+    if RUN.final_sent:
+        return
+    RUN.final_sent = final
+    _send(MSG_INTERVAL, {"index": index, "final": final,
+                         "record": None if record is None else record.model_dump(mode="json")})
+
+
+def _on_status(environment: Any, msg: Any, **_kw: Any) -> None:
+    data = msg.data or {}
+    RUN.worker_ready[msg.node_id] = int(data.get("ready") or 0)
+    if data.get("latency_s") is not None:
+        RUN.worker_latency[msg.node_id] = float(data["latency_s"])
+    RUN.ready = sum(RUN.worker_ready.values())
+
+
+def _on_interval(environment: Any, msg: Any, **_kw: Any) -> None:
+    data = msg.data
+    if RUN.merger is None:
+        return
+    if data.get("error"):
+        log.error("worker %s: %s", msg.node_id, data["error"])
+    record = LoadInterval.model_validate(data["record"]) if data.get("record") else None
+    late = RUN.merger.add(msg.node_id, int(data["index"]), record, final=bool(data.get("final")))
+    if late is not None:
+        log.warning("a load record of worker %s came after its interval was written: appended on its own",
+                    msg.node_id)
+        if RUN.folder is not None:
+            RUN.folder.append("load", late)
+    _write_merged()
+
+
+def _on_worker_connect(client_id: str, **_kw: Any) -> None:
+    if RUN.merger is not None and client_id not in RUN.slots:
+        log.warning("worker %s connected after the load started: Locust gives it users, but it sends no load "
+                    "(the arrivals and the rate were split among the %d workers there at the start)",
+                    client_id, len(RUN.slots))
+
+
+def _on_first_request(environment: Any, msg: Any, **_kw: Any) -> None:
+    ts = float(msg.data["ts"])
+    if RUN.first_request_ts is None or ts < RUN.first_request_ts:  # run.py takes the earliest
+        RUN.first_request_ts = ts
+        RUN.first_request_sent = True
+        _event("first_request", ts=ts)
+
+
+def _merge_loop() -> None:
+    while not RUN.stopped:
+        gevent.sleep(MERGE_POLL_WALL_S)
+        _write_merged()
+
+
+def _write_merged(everything: bool = False) -> None:
+    """Master: append the merged records of the intervals every worker has reported (or that are overdue;
+    ``everything``: all received, at the end)."""
+    merger = RUN.merger
+    if merger is None or RUN.started_wall is None or RUN.clock is None:
+        return
+    runner = getattr(RUN.environment, "runner", None)
+    clients = getattr(runner, "clients", None)
+    if clients is not None:
+        for worker in list(merger.workers):
+            if not merger.done(worker) and worker not in clients:
+                log.warning("worker %s left before sending its last load record", worker)
+                merger.leave(worker)
+    period = LOAD_INTERVAL_S / RUN.clock.speed
+    now = time.time()
+    started = RUN.started_wall
+    for record in merger.pop(lambda k: now > started + (k + 1) * period + MERGE_GRACE_WALL_S, everything=everything):
+        if RUN.folder is not None:
+            RUN.folder.append("load", record)
+
+
+def _waiting_for_workers() -> bool:
+    """Master, after the load: whether a worker has not sent its last record yet (and may still)."""
+    merger = RUN.merger
+    if merger is None or RUN.profile is None or RUN.clock is None or RUN.started_wall is None:
+        return False
+    _write_merged()
+    waiting = sorted(w for w in merger.workers if not merger.done(w))
+    if not waiting:
+        return False
+    spec = RUN.profile.endpoint.async_
+    drain = _drain_s(spec) if spec is not None and spec.completion_sample > 0 else 0.0
+    deadline = (RUN.started_wall + (RUN.profile.traffic.duration_s + drain) / RUN.clock.speed
+                + float(RUN.environment.stop_timeout or 0.0) + WORKERS_FINAL_WAIT_WALL_S)
+    if time.time() < deadline:
+        return True
+    log.warning("worker(s) %s sent no last load record in time: stopping without it", ", ".join(waiting))
+    for worker in waiting:
+        merger.leave(worker)
+    return False
 
 
 class ProfileShape(LoadTestShape):
@@ -354,6 +665,7 @@ class ProfileShape(LoadTestShape):
             peak0 = max(RUN.schedule.rate_at(0.0), RUN.schedule.rate_at(clock.speed)) * clock.speed
             RUN.users = _open_pool(peak0) if RUN.open_loop else \
                 (math.ceil(peak0 / profile.traffic.user_rps - 1e-9) if peak0 > 0 else 0)
+            _share()
             if RUN.ready < RUN.users and now - RUN.first_tick_wall < POOL_READY_MAX_WALL_S:
                 return RUN.users, max(RUN.users, 1) * 10.0  # spawn the first pool before the load clock starts
         _begin()
@@ -362,8 +674,13 @@ class ProfileShape(LoadTestShape):
         if t_ep >= total_duration_s(stages):
             _load_stop()
             RUN.users = 0
+            _share()
             if _draining():
                 return 0, 1.0  # keep the process (and the completion watcher) up, with no users
+            if _is_master() and _waiting_for_workers():
+                # the workers stop their users at once (the spawn rate paces ramp-downs too), finish their
+                # requests (and async drains) and send their last records
+                return 0, STOP_SPAWN_RATE
             return None
         found = RUN.schedule.stage_at(t_ep)
         stage = stages[found[0]].name if found else None
@@ -375,6 +692,7 @@ class ProfileShape(LoadTestShape):
             RUN.users = _open_pool(peak_wall)
         else:
             RUN.users = math.ceil(peak_wall / profile.traffic.user_rps - 1e-9) if peak_wall > 0 else 0
+        _share()
         return RUN.users, max(RUN.users, 1) * 10.0
 
 

@@ -252,6 +252,88 @@ def merge_intervals(records: Sequence[LoadInterval], *, offered_rps: float | Non
         completion_hdr=encode_histogram(completion) if completion is not None else None)
 
 
+class IntervalMerger:
+    """The Locust master's side of distributed load records: each worker sends its records of interval
+    ``index`` (0, 1, ...: the intervals of every worker share their boundaries, all counted from the same
+    load start) in order, the last one marked ``final``; :meth:`pop` returns one merged record per interval
+    (:meth:`merge`), in order, once every expected worker has reported that interval or a later one (or is
+    done), or once ``overdue`` says the master should stop waiting for it (a worker that hangs or died).
+
+    A record that arrives after its interval was written is returned by :meth:`add` as it is (``workers``
+    1), to be appended on its own: the totals stay exact even then (:attr:`late` counts them).
+    """
+
+    def __init__(self, workers: Iterable[str] = (), *, open_loop: bool = False) -> None:
+        self.workers: set[str] = set(workers)
+        self.open_loop = open_loop
+        self.next_index = 0
+        self.late = 0
+        self._pending: dict[int, dict[str, LoadInterval]] = {}
+        self._last: dict[str, int] = {}
+        self._final: set[str] = set()
+
+    def add(self, worker: str, index: int, record: LoadInterval | None, *, final: bool = False) -> LoadInterval | None:
+        """Worker ``worker``'s record of interval ``index`` (None: it has nothing for it, e.g. a final
+        marker); returns the record to append at once if its interval was already written."""
+        self.workers.add(worker)
+        self._last[worker] = max(self._last.get(worker, -1), index)
+        if final:
+            self._final.add(worker)
+        if record is None:
+            return None
+        if index < self.next_index:
+            self.late += 1
+            return record.model_copy(update={"workers": 1})
+        slot = self._pending.setdefault(index, {})
+        if worker in slot:  # (not sent by loadgen: one record per worker and interval) keep both samples
+            previous = slot[worker]
+            users = max(previous.users, record.users)
+            record = merge_intervals([previous, record], offered_rps=max(previous.offered_rps, record.offered_rps))
+            record = record.model_copy(update={"users": users})
+        slot[worker] = record
+        return None
+
+    def leave(self, worker: str) -> None:
+        """``worker`` is gone (quit, or lost): wait for nothing more from it."""
+        self._final.add(worker)
+
+    def done(self, worker: str) -> bool:
+        return worker in self._final
+
+    @property
+    def finished(self) -> bool:
+        """Every expected worker sent its final record (or left), and every record was popped."""
+        return all(w in self._final for w in self.workers) and not self._pending
+
+    def complete(self, index: int) -> bool:
+        """Whether every expected worker has reported interval ``index`` or a later one, or is done."""
+        return all(w in self._final or self._last.get(w, -1) >= index for w in self.workers)
+
+    def pop(self, overdue: Callable[[int], bool] | None = None, *, everything: bool = False) -> list[LoadInterval]:
+        """The merged records of the intervals now complete (or ``overdue(index)``; ``everything``: all
+        that were received, at the end), in interval order."""
+        out: list[LoadInterval] = []
+        while self._pending:
+            k = self.next_index
+            if not (everything or self.complete(k) or (overdue is not None and overdue(k))):
+                break
+            records = self._pending.pop(k, None)
+            self.next_index += 1
+            if records:
+                out.append(self.merge(list(records.values())))
+        return out
+
+    def merge(self, records: Sequence[LoadInterval]) -> LoadInterval:
+        """One interval from the workers' records of it: :func:`merge_intervals`, with ``users`` the total
+        the master set (every worker records it: the largest), the offered rate closed loop the profile's
+        (the same on every worker), open loop each worker's scheduled arrivals summed, and ``workers``."""
+        span = max(r.ts + r.interval_s for r in records) - min(r.ts for r in records)
+        offered = (sum(r.offered_rps * r.interval_s for r in records) / span if self.open_loop and span > 0
+                   else max(r.offered_rps for r in records))
+        merged = merge_intervals(records, offered_rps=offered)
+        return merged.model_copy(update={"users": max(r.users for r in records), "workers": len(records)})
+
+
 def split_s3_uri(uri: str) -> tuple[str, str]:
     """``s3://bucket/some/key`` -> ``("bucket", "some/key")``; ValueError if it is not an S3 URI."""
     if not uri.startswith("s3://"):
@@ -409,20 +491,36 @@ class ArrivalSchedule:
     ``uniform``: the k-th arrival (k = 1, 2, ...) is where the offered request count (the integral of the
     rate from 0) reaches k, so the arrivals follow the rate exactly, evenly spaced at a constant rate;
     ``poisson``: :func:`~harness.traffic.next_poisson_arrival` with a ``random.Random(seed)``.
+
+    ``part`` of ``parts`` (distributed load, one part per Locust worker): only the arrivals k (0, 1, ... of
+    the whole schedule) with ``k % parts == part``; the parts of one seed partition the whole schedule
+    exactly (every worker walks the same sequence and keeps its share).
     """
 
-    def __init__(self, stages: list[Stage], arrivals: str = "uniform", seed: int | None = None) -> None:
+    def __init__(self, stages: list[Stage], arrivals: str = "uniform", seed: int | None = None, *,
+                 part: int = 0, parts: int = 1) -> None:
+        if not 0 <= part < parts:
+            raise ValueError(f"part must be within [0, {parts}), got {part}")
         self.stages = stages
         self.poisson = arrivals == "poisson"
         self.rng = random.Random(seed)
+        self.part = part
+        self.parts = parts
         self.t = 0.0
-        self.count = 0
+        self.count = 0  # arrivals of the whole schedule so far (every part's)
         self._stage = 0  # uniform: cursor (stage index, its start, the count offered before it)
         self._start = 0.0
         self._before = 0.0
 
     def next(self) -> float | None:
-        """The next arrival time, or None once the load has ended."""
+        """The next arrival time of this part, or None once the load has ended."""
+        while True:
+            k = self.count
+            t = self._next()
+            if t is None or k % self.parts == self.part:
+                return t
+
+    def _next(self) -> float | None:
         if self.poisson:
             t = next_poisson_arrival(self.stages, self.t, self.rng)
         else:

@@ -192,6 +192,9 @@ class LoadInterval(_Record):
     # the interval has no such samples, and in records written before them or by the simulator.
     latency_hdr: str | None = None
     completion_hdr: str | None = None
+    # Distributed load (Locust master + workers): how many workers' records of this interval were merged
+    # into this one (harness.loadstats.IntervalMerger); None for a single load generator process.
+    workers: int | None = None
 
 
 class MetricPoint(_Record):
