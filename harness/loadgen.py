@@ -16,7 +16,7 @@ the environment so ``scalecheck run`` can pass them to a Locust subprocess:
 Stage rates are requests per second of endpoint time; against the emulator they are multiplied by
 its speed (DESIGN.md "Time"). Requests are SigV4-signed with the standard credential chain.
 
-Open loop (``traffic.mode: open``; the default is still ``closed``): one arrival scheduler greenlet per process
+Open loop (``traffic.mode: open``, the default): one arrival scheduler greenlet per process
 walks the arrival times of the profile (:class:`~harness.loadstats.ArrivalSchedule`: uniform, or Poisson seeded by
 ``traffic.seed``), sleeps until each (endpoint time -> wall through the clock and speed) and hands it to
 an idle user through a :class:`gevent.queue.Channel` (users block on it); when no user is waiting the
@@ -24,7 +24,10 @@ arrival is *dropped* (counted in ``load.jsonl`` ``dropped``; ``offered_rps`` is 
 scheduled per second). The shape sizes the pool (:func:`~harness.loadstats.pool_size`: the peak rate over
 the next tick x the measured latency x a margin, capped by ``traffic.max_users``) and starts the load
 clock only once the first pool has spawned (or after :data:`POOL_READY_MAX_WALL_S`). Closed loop
-(``traffic.mode: closed``, the default): ``rate / user_rps`` users each pacing at ``user_rps``.
+(``traffic.mode: closed``): ``rate / user_rps`` users each pacing at ``users / rate``, rereading the rate while
+they wait (:meth:`_PacedUser._arrival`). When the load stops, users finish the request they are sending
+(Locust's stop timeout, :data:`DEFAULT_STOP_TIMEOUT_WALL_S` unless ``--stop-timeout`` says), so every request
+the endpoint received is counted.
 
 Async completion tracking: one greenlet per process lists the output and failure prefixes of the
 outstanding sampled requests (ListObjectsV2, paginated, one listing per prefix per poll) every
