@@ -16,7 +16,7 @@ the environment so ``scalecheck run`` can pass them to a Locust subprocess:
 Stage rates are requests per second of endpoint time; against the emulator they are multiplied by
 its speed (DESIGN.md "Time"). Requests are SigV4-signed with the standard credential chain.
 
-Open loop (``traffic.mode: open``; the default is still ``closed``): one arrival scheduler greenlet per process
+Open loop (``traffic.mode: open``, the default): one arrival scheduler greenlet per process
 walks the arrival times of the profile (:class:`~harness.loadstats.ArrivalSchedule`: uniform, or Poisson seeded by
 ``traffic.seed``), sleeps until each (endpoint time -> wall through the clock and speed) and hands it to
 an idle user through a :class:`gevent.queue.Channel` (users block on it); when no user is waiting the
@@ -24,7 +24,10 @@ arrival is *dropped* (counted in ``load.jsonl`` ``dropped``; ``offered_rps`` is 
 scheduled per second). The shape sizes the pool (:func:`~harness.loadstats.pool_size`: the peak rate over
 the next tick x the measured latency x a margin, capped by ``traffic.max_users``) and starts the load
 clock only once the first pool has spawned (or after :data:`POOL_READY_MAX_WALL_S`). Closed loop
-(``traffic.mode: closed``, the default): ``rate / user_rps`` users each pacing at ``user_rps``.
+(``traffic.mode: closed``): ``rate / user_rps`` users each pacing at ``users / rate``, rereading the rate while
+they wait (:meth:`_PacedUser._arrival`). When the load stops, users finish the request they are sending
+(Locust's stop timeout, :data:`DEFAULT_STOP_TIMEOUT_WALL_S` unless ``--stop-timeout`` says), so every request
+the endpoint received is counted.
 
 Distributed load (``--processes N``, or ``--master`` / ``--worker``): the shape runs on the master only and
 sizes the user pool of all workers together; Locust splits the users among them. When the first pool is
@@ -81,10 +84,12 @@ from harness.loadstats import (
 )
 from harness.profile import AsyncSpec, Profile, load_profile
 from harness.record import Clock, LoadInterval, RunEvent, RunFolder
-from harness.traffic import Schedule, total_duration_s
+from harness.traffic import Schedule, integral, total_duration_s
 
 LOAD_INTERVAL_S = 10.0  # endpoint seconds per load.jsonl record
 IDLE_POLL_WALL_S = 0.05  # how often an idle user looks at the rate again
+# Closed loop: the longest a pacing user sleeps before rereading the rate and the user count.
+PACING_RECHECK_WALL_S = 0.25
 # Open loop: how long an idle user waits for an arrival before returning to Locust (so it can be stopped);
 # the latency assumed before any request finished (wall seconds; then a conservative EWMA of the measured
 # ones: a slower request pulls it up with weight LATENCY_RISE_WEIGHT, a faster one down with LATENCY_DECAY_WEIGHT,
@@ -143,6 +148,7 @@ class _Run:
     scheduler: Any = None
     latency_s: float | None = None  # EWMA of request latencies, wall seconds
     ready: int = 0  # users that finished on_start
+    live: int = 0  # users that finished on_start and are not stopping
     first_tick_wall: float | None = None
     # distributed load (Locust master + workers; see "Distributed load" in the module docstring)
     interval_index: int = 0  # worker: index of the interval the recorder is accumulating
@@ -270,7 +276,7 @@ def _begin(started_wall: float | None = None) -> None:
     RUN.started_wall = time.time() if started_wall is None else started_wall
     RUN.stopped = False
     RUN.load_stopped = False
-    _event("load_start", f"speed {RUN.clock.speed:g}")
+    _event("load_start", f"speed {RUN.clock.speed:g}", ts=RUN.clock.endpoint_ts(RUN.started_wall))
     if _is_master():
         _start_workers()
         return
@@ -306,8 +312,11 @@ def _flush() -> None:
         return
     now = time.time()
     middle = (RUN.recorder.start_wall + now) / 2
-    offered = RUN.schedule.rate_at(_elapsed_s(middle))
-    stage = RUN.stage
+    t0, t1 = _elapsed_s(RUN.recorder.start_wall), _elapsed_s(now)
+    # closed loop: the requests the profile asks for over the interval (exact across stage changes), per second
+    offered = integral(RUN.profile.traffic.stages, max(t0, 0.0), t1) / (t1 - t0) if t1 > t0 else 0.0
+    found = RUN.schedule.stage_at(_elapsed_s(middle))  # the interval's stage, like its offered rate: at its middle
+    stage = RUN.profile.traffic.stages[found[0]].name if found else None
     if RUN.load_end_ts is not None and RUN.clock.endpoint_ts(RUN.recorder.start_wall) >= RUN.load_end_ts:
         stage = None  # an interval of the async drain, after the load
     record = RUN.recorder.flush(now, offered_rps=None if RUN.scheduler is not None else offered, users=RUN.users,
@@ -676,7 +685,7 @@ class ProfileShape(LoadTestShape):
             RUN.users = 0
             _share()
             if _draining():
-                return 0, 1.0  # keep the process (and the completion watcher) up, with no users
+                return 0, STOP_SPAWN_RATE  # keep the process (and the completion watcher) up, with no users
             if _is_master() and _waiting_for_workers():
                 # the workers stop their users at once (the spawn rate paces ramp-downs too), finish their
                 # requests (and async drains) and send their last records
@@ -686,14 +695,18 @@ class ProfileShape(LoadTestShape):
         stage = stages[found[0]].name if found else None
         if stage != RUN.stage:
             RUN.stage = stage
-            _event("stage_start", stage or "")
+            if found is not None:  # at the stage's scheduled start: the shape notices it up to a tick later
+                _event("stage_start", stage or "", ts=clock.endpoint_ts(RUN.started_wall) + t_ep - found[1])
         peak_wall = max(_rate_wall(), _rate_wall(time.time() + 1.0))
+        before = RUN.users
         if RUN.open_loop:
             RUN.users = _open_pool(peak_wall)
         else:
             RUN.users = math.ceil(peak_wall / profile.traffic.user_rps - 1e-9) if peak_wall > 0 else 0
         _share()
-        return RUN.users, max(RUN.users, 1) * 10.0
+        # Locust starts and stops users at this rate (per second): the whole change within ~0.1 s, so a step
+        # down does not leave the users still to stop sending at the old pacing for a second or more
+        return RUN.users, max(RUN.users, before, 1) * 10.0
 
 
 def _session(region: str, host: str) -> boto3.session.Session:
@@ -734,27 +747,70 @@ class _PacedUser(FastHttpUser):
 
     abstract = True
     _last_start = 0.0
+    _live = False  # counted in RUN.live
+
+    def stop(self, force: bool = False) -> bool:
+        """Locust's stop, except that asking a user that is already stopping to stop again is a no-op. With a
+        stop timeout, the ramp-down to 0 users at the end of the load and the final stop can both ask the same
+        user (Locust checks the state before its stop call runs) and Locust would raise."""
+        if not force and self._state == LOCUST_STATE_STOPPING:
+            return False
+        self._leave()
+        return bool(super().stop(force))
+
+    def on_stop(self) -> None:
+        self._leave()
+
+    def _leave(self) -> None:
+        """This user sends no more (it is stopping): the others' closed-loop pacing stops counting it."""
+        if self._live:
+            self._live = False
+            RUN.live -= 1
 
     def _start_pacing(self) -> None:
         RUN.ready += 1
+        RUN.live += 1
+        self._live = True
         self._last_start = time.monotonic()
-        if not RUN.open_loop:
-            gevent.sleep(self._pacing_s() * (hash(id(self)) % 1000) / 1000.0)  # spread the first requests
+        if not RUN.open_loop:  # spread the first requests over one pacing interval
+            self._last_start -= self._pacing_s() * (1.0 - (hash(id(self)) % 1000) / 1000.0)
 
     def _arrival(self) -> bool:
-        """Whether to send a request now: open loop, an arrival came within ARRIVAL_WAIT_WALL_S; closed
-        loop, the rate is not 0 (the pacing is ``wait_time``)."""
-        self._last_start = time.monotonic()
-        if not RUN.open_loop:
-            return _rate_wall() > 0  # between stages at rate 0, or past the end: send nothing
-        while True:  # stay a waiting getter (leaving the channel even briefly would drop arrivals)
-            try:
-                RUN.channel.get(timeout=ARRIVAL_WAIT_WALL_S)
-            except gevent.queue.Empty:
-                if RUN.stopped or getattr(self, "_state", None) == LOCUST_STATE_STOPPING:
-                    return False  # let Locust stop this user
+        """Whether to send a request now (False: return to Locust, which may be stopping this user).
+
+        Open loop: an arrival handed over by the scheduler. Closed loop: wait until ``users / rate`` wall seconds
+        after this user's previous start, rereading the rate and the user count at least every
+        :data:`PACING_RECHECK_WALL_S`: a wait computed before a rate step-up would otherwise run at the old,
+        longer pacing and the load would fall short after every increase."""
+        if RUN.open_loop:
+            self._last_start = time.monotonic()
+            while True:  # stay a waiting getter (leaving the channel even briefly would drop arrivals)
+                try:
+                    RUN.channel.get(timeout=ARRIVAL_WAIT_WALL_S)
+                except gevent.queue.Empty:
+                    if self._stopping():
+                        return False
+                    continue
+                return True
+        while True:
+            if self._stopping():
+                return False
+            rate = _rate_wall()
+            now = time.monotonic()
+            if rate <= 0:  # between stages at rate 0, or past the end: send nothing
+                self._last_start = now
+                gevent.sleep(IDLE_POLL_WALL_S)
                 continue
-            return True
+            pacing = self._pacing_s()
+            due = self._last_start + pacing
+            if now >= due:
+                # keep the cadence when a little late (sleep overshoot); after a long stall start afresh
+                self._last_start = due if now - due < pacing else now
+                return True
+            gevent.sleep(min(due - now, PACING_RECHECK_WALL_S))
+
+    def _stopping(self) -> bool:
+        return RUN.stopped or getattr(self, "_state", None) == LOCUST_STATE_STOPPING
 
     def _done(self, latency_ms: float, error: str | None) -> None:
         if RUN.recorder is not None:
@@ -762,13 +818,15 @@ class _PacedUser(FastHttpUser):
         _note_latency(latency_ms)
 
     def _pacing_s(self) -> float:
+        """Closed loop: ``users / rate`` wall seconds between this user's starts. ``users`` is the larger of the
+        shape's count and the users running and not stopping: while Locust spawns users the shape's count
+        keeps the ones already running from rushing; while it stops them one by one, the users still sending
+        keep theirs (pacing by the new, smaller count would overshoot the rate until the rest stopped)."""
         rate = _rate_wall()
-        return max(RUN.users, 1) / rate if rate > 0 else IDLE_POLL_WALL_S
+        return max(RUN.users, RUN.live, 1) / rate if rate > 0 else IDLE_POLL_WALL_S
 
     def wait_time(self) -> float:
-        if RUN.open_loop:
-            return 0.0
-        return max(0.0, self._last_start + self._pacing_s() - time.monotonic())
+        return 0.0  # both modes wait in _arrival, inside the task
 
 
 class RealtimeUser(_PacedUser):

@@ -489,7 +489,9 @@ class ArrivalSchedule:
     """The arrival times (endpoint seconds since load start) of an open-loop load, one :meth:`next` at a time.
 
     ``uniform``: the k-th arrival (k = 1, 2, ...) is where the offered request count (the integral of the
-    rate from 0) reaches k, so the arrivals follow the rate exactly, evenly spaced at a constant rate;
+    rate from 0) reaches k - 1, so the first request goes when the load starts (as in the simulator, so a run and
+    its prediction send at the same times) and the arrivals follow the rate exactly, evenly spaced at a constant
+    rate, up to (not including) the end of the load;
     ``poisson``: :func:`~harness.traffic.next_poisson_arrival` with a ``random.Random(seed)``.
 
     ``part`` of ``parts`` (distributed load, one part per Locust worker): only the arrivals k (0, 1, ... of
@@ -524,7 +526,7 @@ class ArrivalSchedule:
         if self.poisson:
             t = next_poisson_arrival(self.stages, self.t, self.rng)
         else:
-            t = self._next_uniform(self.count + 1)
+            t = self._next_uniform(self.count)
         if t is not None:
             self.t = t
             self.count += 1
@@ -535,7 +537,7 @@ class ArrivalSchedule:
             s = self.stages[self._stage]
             total = stage_integral(s, 0.0, s.duration_s)
             need = target - self._before
-            if need <= total + 1e-9 and total > 0:
+            if need < total - 1e-9:
                 return self._start + _invert(s, need, total)
             self._before += total
             self._start += s.duration_s
@@ -544,7 +546,7 @@ class ArrivalSchedule:
 
 
 def _invert(s: Stage, need: float, total: float) -> float:
-    """The time into stage ``s`` where its integral from 0 reaches ``need`` (0 < need <= total)."""
+    """The time into stage ``s`` where its integral from 0 reaches ``need`` (0 <= need < total)."""
     if s.kind == "hold":
         return min(s.duration_s, need / float(s.rate_rps or 1.0))
     lo, hi = 0.0, s.duration_s

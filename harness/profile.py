@@ -450,7 +450,7 @@ class TrafficSpec(_Spec):
         "The load generator draws them; the simulator and the planner use the rate itself (deterministic).")
     seed: int | None = Field(None, description="Seed of the Poisson arrivals (default: a fresh one per run).")
     mode: Literal["open", "closed"] = Field(
-        "closed", description="open: arrivals follow the stage rates whatever the endpoint does; a pool of users "
+        "open", description="open: arrivals follow the stage rates whatever the endpoint does; a pool of users "
         "sized to the rate serves them and an arrival that finds no free user is dropped (counted). closed: "
         "a fixed number of users (rate / user_rps) each pacing at user_rps, so a slow endpoint slows the load.")
     max_shortfall: float = Field(
