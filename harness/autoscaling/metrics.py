@@ -33,7 +33,7 @@ class MetricKey(NamedTuple):
         return MetricKey(namespace, name, tuple(sorted(dims.items())))
 
 
-@dataclass
+@dataclass(slots=True)
 class Bucket:
     """Aggregate of the samples of one period."""
 
@@ -109,6 +109,20 @@ class MetricStore:
         if bucket is None:
             bucket = series[b] = Bucket()
         bucket.add(value)
+
+    def bucket(self, key: MetricKey, bucket_ts: int) -> Bucket:
+        """The bucket of ``key`` for the period starting at ``bucket_ts``, created (empty) if absent.
+
+        For hot paths that add samples to it in place, as :meth:`add` does (``sum`` and ``count`` up,
+        ``minimum``/``maximum`` widened): a bucket, once created, stays the store's for good.
+        """
+        series = self._series.get(key)
+        if series is None:
+            series = self._series[key] = {}
+        bucket = series.get(bucket_ts)
+        if bucket is None:
+            bucket = series[bucket_ts] = Bucket()
+        return bucket
 
     def add_aggregate(self, key: MetricKey, ts: float, total: float, count: int, minimum: float,
                       maximum: float) -> None:

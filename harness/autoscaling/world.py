@@ -33,7 +33,7 @@ from harness.autoscaling.entities import (
     WorldError,
     resource_names,
 )
-from harness.autoscaling.metrics import MetricKey, MetricStore
+from harness.autoscaling.metrics import Bucket, MetricKey, MetricStore
 from harness.autoscaling.params import ModelParams
 from harness.autoscaling.physics import Admission, admit
 from harness.autoscaling.scheduled import ScheduledAction, ScheduledMixin
@@ -64,6 +64,8 @@ class World(TargetsMixin, ScheduledMixin, ActionsMixin, AsyncMixin):
         self.now = start_ts
         self.rng = random.Random(self.params.seed)
         self.metrics = MetricStore(self.params.metric_period_s, self.params.metric_publish_lag_s)
+        self._period_s = self.metrics.period_s
+        self._meters: dict[tuple[str, str], _Meter] = {}  # (endpoint, variant): invoke's buckets
         self.endpoints: dict[str, Endpoint] = {}
         self.targets: dict[str, ScalableTarget] = {}
         self.policies: dict[str, Policy] = {}
@@ -84,15 +86,27 @@ class World(TargetsMixin, ScheduledMixin, ActionsMixin, AsyncMixin):
         """Process every event due at or before ``now``, in time order."""
         if now < self.now:
             return  # a late caller; the model never runs backwards
+        inf = math.inf
         while True:
-            t_ready = math.inf
+            t_ready = inf
             for e in self.endpoints.values():
                 r = e.ready_ts
                 if r is not None and r < t_ready:
                     t_ready = r
-            t_sched = self._next_scheduled_ts()
-            t_async = self._next_async_event_ts() if self._async_events else math.inf
-            t = min(t_ready, self._next_close, self._next_eval, t_sched, t_async, self._next_sample)
+            t_sched = self._next_scheduled_ts() if self.scheduled else inf
+            t_async = self._next_async_event_ts() if self._async_events else inf
+            # min(t_ready, _next_close, _next_eval, t_sched, t_async, _next_sample): the first smallest
+            t = t_ready
+            if self._next_close < t:
+                t = self._next_close
+            if self._next_eval < t:
+                t = self._next_eval
+            if t_sched < t:
+                t = t_sched
+            if t_async < t:
+                t = t_async
+            if self._next_sample < t:
+                t = self._next_sample
             if t > now:
                 break
             self.now = t
@@ -243,21 +257,81 @@ class World(TargetsMixin, ScheduledMixin, ActionsMixin, AsyncMixin):
         variant = self._pick_variant(ep, target_variant)
         admission = admit(inflight=variant.inflight, instances=variant.current, params=self.params,
                           rng=self.rng, endpoint=name)
-        if admission.error != "ThrottlingException":
-            inv, ipi, e4xx, e5xx, emodel, latency = _invocation_keys(name, variant.name)
-            add = self.metrics.add
-            add(inv, now, 1.0)
-            if variant.current > 0:
-                add(ipi, now, 1.0 / variant.current)
-            failed = admission.error is not None
-            add(e4xx, now, 0.0)
-            add(e5xx, now, 1.0 if failed else 0.0)
-            add(emodel, now, 1.0 if failed else 0.0)
-            if not failed:
-                add(latency, now, admission.latency_s * 1e6)
-        if admission.error is None:
+        error = admission.error
+        if error != "ThrottlingException":
+            # One sample of each of INVOCATION_METRICS (InvocationsPerInstance when there are instances,
+            # ModelLatency when served), added in place to the buckets of now's period exactly as
+            # MetricStore.add would (sum and count up, minimum/maximum widened). The variant's _Meter holds
+            # the buckets of the period it last saw, fetched (created) when and in the order add would.
+            period = self._period_s
+            b = int(math.floor(now / period)) * period  # MetricStore.bucket_ts
+            vname = variant.name
+            meter = self._meters.get((name, vname))
+            current = variant.current
+            if meter is None or meter.bucket_ts != b:
+                meter = self._meter(name, vname, b, current > 0)
+            bk = meter.inv
+            bk.sum += 1.0
+            bk.count += 1
+            if 1.0 < bk.minimum:
+                bk.minimum = 1.0
+            if 1.0 > bk.maximum:
+                bk.maximum = 1.0
+            if current > 0:
+                bk = meter.ipi
+                if bk is None:
+                    bk = meter.ipi = self.metrics.bucket(meter.keys[1], b)
+                value = 1.0 / current
+                bk.sum += value
+                bk.count += 1
+                if value < bk.minimum:
+                    bk.minimum = value
+                if value > bk.maximum:
+                    bk.maximum = value
+            bk = meter.e4xx
+            bk.sum += 0.0
+            bk.count += 1
+            if 0.0 < bk.minimum:
+                bk.minimum = 0.0
+            if 0.0 > bk.maximum:
+                bk.maximum = 0.0
+            value = 0.0 if error is None else 1.0
+            bk = meter.e5xx
+            bk.sum += value
+            bk.count += 1
+            if value < bk.minimum:
+                bk.minimum = value
+            if value > bk.maximum:
+                bk.maximum = value
+            bk = meter.emodel
+            bk.sum += value
+            bk.count += 1
+            if value < bk.minimum:
+                bk.minimum = value
+            if value > bk.maximum:
+                bk.maximum = value
+            if error is None:
+                bk = meter.latency
+                if bk is None:
+                    bk = meter.latency = self.metrics.bucket(meter.keys[5], b)
+                value = admission.latency_s * 1e6
+                bk.sum += value
+                bk.count += 1
+                if value < bk.minimum:
+                    bk.minimum = value
+                if value > bk.maximum:
+                    bk.maximum = value
+        if error is None:
             variant.inflight += 1
         return admission, variant.name
+
+    def _meter(self, name: str, variant: str, bucket_ts: int, per_instance: bool) -> _Meter:
+        """The :class:`_Meter` of a variant, pointed at the period starting at ``bucket_ts``."""
+        meter = self._meters.get((name, variant))
+        if meter is None:
+            meter = self._meters[(name, variant)] = _Meter(_invocation_keys(name, variant))
+        meter.point(self.metrics, bucket_ts, per_instance)
+        return meter
 
     def invoke_bulk(self, name: str, now: float, count: int, duration_s: float) -> BulkOutcome:
         """``count`` InvokeEndpoint requests arriving evenly over ``[now, now + duration_s)``, in aggregate.
@@ -318,18 +392,21 @@ class World(TargetsMixin, ScheduledMixin, ActionsMixin, AsyncMixin):
     def finish(self, name: str, variant: str) -> None:
         """A served request left the endpoint (frees its slot)."""
         ep = self.endpoints.get(name)
-        if ep is not None and variant in ep.variants:
-            v = ep.variants[variant]
-            v.inflight = max(0, v.inflight - 1)
+        if ep is not None:
+            v = ep.variants.get(variant)
+            if v is not None:
+                inflight = v.inflight - 1
+                v.inflight = inflight if inflight > 0 else 0
 
     def _pick_variant(self, ep: Endpoint, target_variant: str | None) -> Variant:
         if target_variant is not None:
             if target_variant not in ep.variants:
                 raise WorldError("ValidationError", f"Variant {target_variant} not found for endpoint {ep.name}.")
             return ep.variants[target_variant]
+        if len(ep.variants) == 1:
+            for v in ep.variants.values():
+                return v
         variants = list(ep.variants.values())
-        if len(variants) == 1:
-            return variants[0]
         total = sum(v.weight for v in variants) or 1.0
         pick = self.rng.random() * total
         for v in variants:
@@ -423,6 +500,35 @@ INVOCATION_METRICS = ("Invocations", "InvocationsPerInstance", "Invocation4XXErr
 def _invocation_keys(endpoint: str, variant: str) -> tuple[MetricKey, ...]:
     """The keys of :data:`INVOCATION_METRICS` of one variant, in that order."""
     return tuple(_variant_key(metric, endpoint, variant) for metric in INVOCATION_METRICS)
+
+
+class _Meter:
+    """The buckets :meth:`World.invoke` adds one variant's samples to, for the period at ``bucket_ts``.
+
+    A bucket must come to exist exactly when, and in the order, :meth:`MetricStore.add` would create it
+    (the order of first creation is the order :meth:`MetricStore.keys` lists metrics in). Invocations
+    and the three error counts get a sample with every metered request, InvocationsPerInstance with
+    those that find instances: :meth:`point` fetches (creates if absent) them in
+    :data:`INVOCATION_METRICS` order for the request that moves the meter to a period —
+    InvocationsPerInstance only if that request has instances (``per_instance``), else ``None`` until its
+    first sample in the period, as ModelLatency (last in the order) always is.
+    """
+
+    __slots__ = ("keys", "bucket_ts", "inv", "ipi", "e4xx", "e5xx", "emodel", "latency")
+
+    def __init__(self, keys: tuple[MetricKey, ...]) -> None:
+        self.keys = keys
+        self.bucket_ts: int | None = None
+
+    def point(self, store: MetricStore, bucket_ts: int, per_instance: bool) -> None:
+        keys = self.keys
+        self.bucket_ts = bucket_ts
+        self.inv = store.bucket(keys[0], bucket_ts)
+        self.ipi: Bucket | None = store.bucket(keys[1], bucket_ts) if per_instance else None
+        self.e4xx = store.bucket(keys[2], bucket_ts)
+        self.e5xx = store.bucket(keys[3], bucket_ts)
+        self.emodel = store.bucket(keys[4], bucket_ts)
+        self.latency: Bucket | None = None
 
 
 __all__ = ["World", "WorldError", "Variant", "AsyncConfig", "DIMENSION", "NAMESPACE"]
