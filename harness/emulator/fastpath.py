@@ -17,10 +17,11 @@ general path exactly as before):
   the route), no ``Transfer-Encoding``; ``Accept``, ``Content-Type`` and the custom attributes ASCII and at
   most 1024 characters;
 - a SigV4 signature that checks out (:func:`harness.emulator.sigv4.quick_verify`: ``X-Amz-Date``,
-  configured access key) with a credential scope for ``sagemaker``. A request identical to one verified
-  before (same target, body and headers, signature included: load generators send such repeats within
-  the second their signatures share) is not verified again: up to ``VERIFIED_CACHE`` requests with bodies
-  of at most ``VERIFIED_MAX_BODY`` bytes are remembered;
+  configured access key) with a credential scope for ``sagemaker``. A request identical to one screened
+  and verified before (same head as received, so the same target, headers and signature, and the same
+  body: load generators send such repeats within the second their signatures share) is neither screened
+  nor verified again: up to ``VERIFIED_CACHE`` requests with bodies of at most ``VERIFIED_MAX_BODY``
+  bytes are remembered;
 - ``World.invoke`` (under ``emulator.lock``, as ``runtime.invoke_endpoint`` calls it) does not refuse the
   request (unknown or not-InService endpoint, asynchronous endpoint, unknown TargetVariant: those raise
   before the model changes, so the general path repeats the call and answers the error).
@@ -117,23 +118,65 @@ class FastInvoke:
         self._credentials = dict(credentials)
         self._route = _Route("rest-json", SERVICE, "InvokeEndpoint")
         self._verified: dict[tuple[str, bytes, tuple[tuple[str, str], ...]], SigV4Identity] = {}
+        # (head, body) of requests screened and verified before -> what _screen returned
+        self._screened: dict[tuple[bytes, bytes], tuple[str, str | None, str | None, str | None, bytes]] = {}
         self.served = 0
         self.fallbacks = 0
 
-    def start(self, method: str, target: str, headers: Mapping[str, str], body: bytes) -> Pending | None:
+    def start(self, method: str, target: str, headers: Mapping[str, str], body: bytes, *,
+              head: bytes = b"") -> Pending | None:
         """Admit the request and say when to answer it, or ``None`` to leave it to ``Router.handle``.
 
         ``target`` is the request-target as received; ``headers`` have lower-case names (repeated
-        headers joined with ``","``); ``body`` was framed by Content-Length.
+        headers joined with ``","``); ``body`` was framed by Content-Length. ``head``: the request line and
+        headers as received, when the caller has them; a request whose head and body were screened and
+        verified before skips both.
         """
-        pending = self._start(method, target, headers, body) if method == "POST" else None
+        pending = self._start(method, target, headers, body, head) if method == "POST" else None
         if pending is None:
             self.fallbacks += 1
         else:
             self.served += 1
         return pending
 
-    def _start(self, method: str, target: str, headers: Mapping[str, str], body: bytes) -> Pending | None:
+    def _start(self, method: str, target: str, headers: Mapping[str, str], body: bytes, head: bytes) -> Pending | None:
+        key = (head, body) if head and len(body) <= VERIFIED_MAX_BODY else None
+        screened = self._screened.get(key) if key is not None else None
+        if screened is None:
+            screened = self._screen(method, target, headers, body)
+            if screened is None:
+                return None
+            if key is not None:
+                if len(self._screened) >= VERIFIED_CACHE:
+                    self._screened.clear()
+                self._screened[key] = screened
+        name, accept, custom, variant_header, prediction = screened
+        emu = self._emu
+        now = emu.clock.now()
+        with emu.lock:
+            try:
+                admission, variant = emu.world.invoke(name, now, variant_header)
+            except WorldError:
+                return None
+        delay_s = admission.latency_s / emu.clock.speed if admission.latency_s > 0 else 0.0
+        if admission.error is not None:
+            return Pending(delay_s, lambda: self._refused(name, admission))
+
+        def complete() -> Response:
+            with emu.lock:
+                emu.world.finish(name, variant)
+            out = [("Content-Type", accept or DEFAULT_ACCEPT), ("x-Amzn-Invoked-Production-Variant", variant)]
+            if custom:
+                out.append(("X-Amzn-SageMaker-Custom-Attributes", custom))
+            out.append(("x-amzn-RequestId", request_id()))
+            return 200, out, prediction
+
+        return Pending(delay_s, complete)
+
+    def _screen(self, method: str, target: str, headers: Mapping[str, str],
+                body: bytes) -> tuple[str, str | None, str | None, str | None, bytes] | None:
+        """(endpoint name, Accept, CustomAttributes, TargetVariant, response body) of a request the fast path
+        may answer (its shape is the common case and its signature checks out), else None."""
         match = PATH.fullmatch(target)
         if match is None or not body:
             return None
@@ -162,27 +205,7 @@ class FastInvoke:
                 if len(self._verified) >= VERIFIED_CACHE:
                     self._verified.clear()
                 self._verified[key] = identity
-        emu = self._emu
-        now = emu.clock.now()
-        with emu.lock:
-            try:
-                admission, variant = emu.world.invoke(name, now, headers.get(TARGET_VARIANT))
-            except WorldError:
-                return None
-        delay_s = admission.latency_s / emu.clock.speed if admission.latency_s > 0 else 0.0
-        if admission.error is not None:
-            return Pending(delay_s, lambda: self._refused(name, admission))
-
-        def complete() -> Response:
-            with emu.lock:
-                emu.world.finish(name, variant)
-            out = [("Content-Type", accept or DEFAULT_ACCEPT), ("x-Amzn-Invoked-Production-Variant", variant)]
-            if custom:
-                out.append(("X-Amzn-SageMaker-Custom-Attributes", custom))
-            out.append(("x-amzn-RequestId", request_id()))
-            return 200, out, fake_prediction(body)
-
-        return Pending(delay_s, complete)
+        return name, accept, custom, headers.get(TARGET_VARIANT), fake_prediction(body)
 
     def _refused(self, name: str, admission: Admission) -> Response:
         rid = request_id()

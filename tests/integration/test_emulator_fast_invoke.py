@@ -231,3 +231,33 @@ def test_many_held_requests_wait_together_without_threads() -> None:
             for conn in conns:
                 conn.close()
         assert variant.inflight == 0
+
+
+def test_repeated_identical_requests_are_each_admitted_and_a_tampered_repeat_is_refused(served: Served) -> None:
+    # The fast path remembers a screened and verified request by its head and body: every repeat must still
+    # reach the model (counted, answered), and one byte changed in the signature or the body must not
+    # inherit the verdict.
+    headers = signed(served.fast.url)
+    before = served.invoker.served
+    with served.emu.lock:
+        invocations_before = _invocations(served.emu)
+    for _ in range(5):
+        status, _headers, body = send(served.fast, headers)
+        assert status == 200 and body == fake_prediction(BODY)
+    assert served.invoker.served == before + 5
+    with served.emu.lock:
+        assert _invocations(served.emu) == invocations_before + 5
+
+    auth = headers["Authorization"]
+    tampered = {**headers, "Authorization": auth[:-1] + ("0" if auth[-1] != "0" else "1")}
+    status, _headers, _body = send(served.fast, tampered)
+    assert status == 403
+    status, _headers, _body = send(served.fast, headers, body=BODY + b"0")  # signed for BODY
+    assert status == 403
+
+
+def _invocations(emu: Emulator) -> float:
+    """Every Invocations sample the model holds for the endpoint, over all periods (visible or not yet)."""
+    store = emu.world.metrics
+    return sum(sum(v for _ts, v in store.datapoints(key, "Sum", store.period_s, 0, 1e12, now=1e12))
+               for key in store.keys(name="Invocations") if dict(key.dims).get("EndpointName") == ENDPOINT)
