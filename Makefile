@@ -18,7 +18,7 @@ demo: $(STAMP)
 
 ## test: unit + integration tests, including the report in headless Chromium
 test: $(STAMP) browser
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=10
 
 ## check: lint, then the tests
 check: lint test
