@@ -45,8 +45,10 @@ class Bucket:
     def add(self, value: float, count: int = 1) -> None:
         self.sum += value
         self.count += count
-        self.minimum = min(self.minimum, value)
-        self.maximum = max(self.maximum, value)
+        if value < self.minimum:  # as min()/max() decide, without their call
+            self.minimum = value
+        if value > self.maximum:
+            self.maximum = value
 
     def merge(self, other: Bucket) -> None:
         self.sum += other.sum

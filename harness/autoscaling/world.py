@@ -260,9 +260,9 @@ class World(TargetsMixin, ScheduledMixin, ActionsMixin, AsyncMixin):
         error = admission.error
         if error != "ThrottlingException":
             # One sample of each of INVOCATION_METRICS (InvocationsPerInstance when there are instances,
-            # ModelLatency when served), added in place to the buckets of now's period exactly as
-            # MetricStore.add would (sum and count up, minimum/maximum widened). The variant's _Meter holds
-            # the buckets of the period it last saw, fetched (created) when and in the order add would.
+            # ModelLatency when served), added to the buckets of now's period as MetricStore.add would. The
+            # variant's _Meter holds the buckets of the period it last saw, fetched (created) when and in
+            # the order add would.
             period = self._period_s
             b = int(math.floor(now / period)) * period  # MetricStore.bucket_ts
             vname = variant.name
@@ -270,57 +270,21 @@ class World(TargetsMixin, ScheduledMixin, ActionsMixin, AsyncMixin):
             current = variant.current
             if meter is None or meter.bucket_ts != b:
                 meter = self._meter(name, vname, b, current > 0)
-            bk = meter.inv
-            bk.sum += 1.0
-            bk.count += 1
-            if 1.0 < bk.minimum:
-                bk.minimum = 1.0
-            if 1.0 > bk.maximum:
-                bk.maximum = 1.0
+            meter.inv.add(1.0)
             if current > 0:
                 bk = meter.ipi
                 if bk is None:
                     bk = meter.ipi = self.metrics.bucket(meter.keys[1], b)
-                value = 1.0 / current
-                bk.sum += value
-                bk.count += 1
-                if value < bk.minimum:
-                    bk.minimum = value
-                if value > bk.maximum:
-                    bk.maximum = value
-            bk = meter.e4xx
-            bk.sum += 0.0
-            bk.count += 1
-            if 0.0 < bk.minimum:
-                bk.minimum = 0.0
-            if 0.0 > bk.maximum:
-                bk.maximum = 0.0
+                bk.add(1.0 / current)
+            meter.e4xx.add(0.0)
             value = 0.0 if error is None else 1.0
-            bk = meter.e5xx
-            bk.sum += value
-            bk.count += 1
-            if value < bk.minimum:
-                bk.minimum = value
-            if value > bk.maximum:
-                bk.maximum = value
-            bk = meter.emodel
-            bk.sum += value
-            bk.count += 1
-            if value < bk.minimum:
-                bk.minimum = value
-            if value > bk.maximum:
-                bk.maximum = value
+            meter.e5xx.add(value)
+            meter.emodel.add(value)
             if error is None:
                 bk = meter.latency
                 if bk is None:
                     bk = meter.latency = self.metrics.bucket(meter.keys[5], b)
-                value = admission.latency_s * 1e6
-                bk.sum += value
-                bk.count += 1
-                if value < bk.minimum:
-                    bk.minimum = value
-                if value > bk.maximum:
-                    bk.maximum = value
+                bk.add(admission.latency_s * 1e6)
         if error is None:
             variant.inflight += 1
         return admission, variant.name
