@@ -1,9 +1,9 @@
 """The shipped profiles, each run exactly as a user runs it: ``scalecheck run profiles/X.yaml --local``.
 
-Each must pass, within 3 minutes of wall time, and its run folder must show the behaviour the profile
-is there to demonstrate (not only PASS lines): step sizes that grow with the breach, capacity raised by
-a schedule before the peak, and an async endpoint reaching its first instance sooner with the
-HasBacklogWithoutCapacity policy than without it.
+Each must pass, within 3 minutes of wall time (the four run side by side), and its run folder must show
+the behaviour the profile is there to demonstrate (not only PASS lines): step sizes that grow with the
+breach, capacity raised by a schedule before the peak, and an async endpoint reaching its first instance
+sooner with the HasBacklogWithoutCapacity policy than without it.
 
 Agreement (issue 4): every run is made with ``--predict``, so the simulator predicts it from the run's
 actual load start; the emulator's capacity steps must be the predicted ones, each within one metric
@@ -13,29 +13,76 @@ period of its predicted time, with no extra step.
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from harness.checks.prediction import compare_capacity
 from harness.record import RunFolder
-from tests.conftest import ROOT, scalecheck
+from tests.conftest import ROOT
 
 pytestmark = pytest.mark.integration
 
 WALL_LIMIT_S = 180.0
 
 
-def _run(profile: str, reports: Path) -> tuple[str, float]:
-    started = time.monotonic()
-    proc = scalecheck("run", str(ROOT / "profiles" / profile), "--local", "--predict", "--reports", str(reports),
-                      timeout=WALL_LIMIT_S + 60)
-    took = time.monotonic() - started
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+PROFILES = ("realtime-target-tracking.yaml", "step-scaling.yaml", "scheduled-scaling.yaml",
+            "async-scale-from-zero.yaml")
+
+
+@dataclass
+class _Started:
+    proc: subprocess.Popen[bytes]
+    reports: Path
+    log: Path
+    started: float
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, _Started]]:
+    """Every shipped profile's run, started at once: each mostly waits on its emulator's sped-up clock, so
+    running them side by side takes about as long as the longest instead of their sum."""
+    env = dict(os.environ)
+    env.pop("AWS_PROFILE", None)
+    started: dict[str, _Started] = {}
+    try:
+        for profile in PROFILES:
+            folder = tmp_path_factory.mktemp(profile.removesuffix(".yaml"))
+            reports, log = folder / "reports", folder / "output.txt"
+            reports.mkdir()
+            with log.open("wb") as out:
+                proc = subprocess.Popen([sys.executable, "-m", "harness.cli", "run", str(ROOT / "profiles" / profile),
+                                         "--local", "--predict", "--reports", str(reports)],
+                                        stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, env=env)
+            started[profile] = _Started(proc, reports, log, time.monotonic())
+        yield started
+    finally:
+        for run in started.values():
+            if run.proc.poll() is None:
+                run.proc.kill()
+                run.proc.wait()
+
+
+def _run(runs: dict[str, _Started], profile: str) -> tuple[str, Path]:
+    """The profile's run once it has ended: (its output, its reports folder)."""
+    run = runs[profile]
+    try:
+        run.proc.wait(timeout=max(1.0, run.started + WALL_LIMIT_S + 60 - time.monotonic()))
+    except subprocess.TimeoutExpired:
+        run.proc.kill()
+        pytest.fail(f"{profile} did not end within {WALL_LIMIT_S + 60:.0f} s")
+    took = time.monotonic() - run.started
+    output = run.log.read_text()
+    assert run.proc.returncode == 0, output
     assert took <= WALL_LIMIT_S, f"{profile} took {took:.0f} s of wall time"
-    return proc.stdout + proc.stderr, took
+    return output, run.reports
 
 
 def _assert_agrees_with_prediction(folder: Path) -> int:
@@ -60,8 +107,8 @@ def _assert_agrees_with_prediction(folder: Path) -> int:
     return compared
 
 
-def test_realtime_target_tracking_walkthrough(reports: Path) -> None:
-    output, _ = _run("realtime-target-tracking.yaml", reports)
+def test_realtime_target_tracking_walkthrough(runs: dict[str, _Started]) -> None:
+    output, reports = _run(runs, "realtime-target-tracking.yaml")
     folder = _only_child(reports)
     assert {v.status for v in RunFolder(folder).read_verdicts()} == {"PASS"}, output
     assert _assert_agrees_with_prediction(folder) >= 2  # 1 -> 4 and 4 -> 1
@@ -83,8 +130,8 @@ def _set_capacities(folder: Path) -> list[tuple[str, int]]:
     return out
 
 
-def test_step_scaling_steps_grow_with_the_breach(reports: Path) -> None:
-    output, _ = _run("step-scaling.yaml", reports)
+def test_step_scaling_steps_grow_with_the_breach(runs: dict[str, _Started]) -> None:
+    output, reports = _run(runs, "step-scaling.yaml")
     folder = _only_child(reports)
     verdicts = {v["name"]: v for v in json.loads((folder / "verdicts.json").read_text())}
     assert {v["status"] for v in verdicts.values()} == {"PASS"}, output
@@ -97,8 +144,8 @@ def test_step_scaling_steps_grow_with_the_breach(reports: Path) -> None:
     assert _assert_agrees_with_prediction(folder) >= 3
 
 
-def test_scheduled_scaling_prewarms_before_the_peak(reports: Path) -> None:
-    output, _ = _run("scheduled-scaling.yaml", reports)
+def test_scheduled_scaling_prewarms_before_the_peak(runs: dict[str, _Started]) -> None:
+    output, reports = _run(runs, "scheduled-scaling.yaml")
     folder = _only_child(reports)
     recorded = RunFolder(folder).load()
     assert {v.status for v in RunFolder(folder).read_verdicts()} == {"PASS"}, output
@@ -112,8 +159,8 @@ def test_scheduled_scaling_prewarms_before_the_peak(reports: Path) -> None:
     assert _assert_agrees_with_prediction(folder) >= 2
 
 
-def test_async_scale_from_zero_with_and_without_the_backlog_policy(reports: Path) -> None:
-    output, took = _run("async-scale-from-zero.yaml", reports)
+def test_async_scale_from_zero_with_and_without_the_backlog_policy(runs: dict[str, _Started]) -> None:
+    output, reports = _run(runs, "async-scale-from-zero.yaml")
     parent = _only_child(reports)
     index = json.loads((parent / "scenarios.json").read_text())
     names = [s["name"] for s in index["scenarios"]]
