@@ -747,6 +747,8 @@ class _PacedUser(FastHttpUser):
 
     abstract = True
     _last_start = 0.0
+    _phase = 0.0
+    _idle = True
     _live = False  # counted in RUN.live
 
     def stop(self, force: bool = False) -> bool:
@@ -772,8 +774,11 @@ class _PacedUser(FastHttpUser):
         RUN.live += 1
         self._live = True
         self._last_start = time.monotonic()
-        if not RUN.open_loop:  # spread the first requests over one pacing interval
-            self._last_start -= self._pacing_s() * (1.0 - (hash(id(self)) % 1000) / 1000.0)
+        # Closed loop: where in the pacing interval this user sends. Whenever sending (re)starts, at the first
+        # moment with a positive rate, the user waits that fraction of one interval, so users that were idle
+        # together (spawned before the load clock, or through a stage at rate 0) do not send in lockstep.
+        self._phase = random.random()
+        self._idle = True
 
     def _arrival(self) -> bool:
         """Whether to send a request now (False: return to Locust, which may be stopping this user).
@@ -792,21 +797,33 @@ class _PacedUser(FastHttpUser):
                         return False
                     continue
                 return True
+        waited = False
         while True:
             if self._stopping():
                 return False
             rate = _rate_wall()
             now = time.monotonic()
             if rate <= 0:  # between stages at rate 0, or past the end: send nothing
-                self._last_start = now
+                self._idle = True
                 gevent.sleep(IDLE_POLL_WALL_S)
                 continue
             pacing = self._pacing_s()
+            if self._idle:
+                self._idle = False
+                self._last_start = now - pacing * (1.0 - self._phase)
             due = self._last_start + pacing
             if now >= due:
-                # keep the cadence when a little late (sleep overshoot); after a long stall start afresh
-                self._last_start = due if now - due < pacing else now
-                return True
+                if now - due < pacing:  # on time, or a little late (sleep overshoot): keep the cadence
+                    self._last_start = due
+                    return True
+                if not waited:  # its own request took longer than the pacing: send at once, as closed loops do
+                    self._last_start = now
+                    return True
+                # The pacing shrank while this user waited (a rate step-up): every waiting user is overdue at
+                # once. Take up this user's phase of the new interval instead of all sending together.
+                self._last_start = now - pacing * (1.0 - self._phase)
+                continue
+            waited = True
             gevent.sleep(min(due - now, PACING_RECHECK_WALL_S))
 
     def _stopping(self) -> bool:
