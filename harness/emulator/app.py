@@ -92,8 +92,7 @@ class Emulator:
         self.clock: Clock = clock if clock is not None else EmulatorClock(speed)
         self.world = World(self.params, start_ts=self.clock.now(), region=region)
         self.lock = threading.Lock()
-        self.credentials = DEFAULT_CREDENTIALS if credentials is None else credentials
-        self.router = Router(self.credentials)
+        self.router = Router(DEFAULT_CREDENTIALS if credentials is None else credentials)
         self.models: dict[str, dict[str, Any]] = {}
         self.endpoint_configs: dict[str, dict[str, Any]] = {}
         from harness.emulator import aas, cloudwatch, runtime, s3, sagemaker
@@ -114,7 +113,7 @@ class Emulator:
         if clock is None:  # wall-clock time: the HTTP server may answer InvokeEndpoint from a timer
             from harness.emulator.fastpath import FastInvoke, attach
 
-            attach(self.router, FastInvoke(self, self.credentials))
+            attach(self.router, FastInvoke(self))
 
     def register_ops(self, service: str, ops: dict[str, Callable[[Emulator, Call], dict[str, Any]]]) -> None:
         """Register handlers written as ``fn(emulator, call)`` for ``service``'s operations."""

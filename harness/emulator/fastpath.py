@@ -1,6 +1,6 @@
 """The HTTP server's fast path for the one request a load test sends by the thousand: InvokeEndpoint.
 
-``FastInvoke(emulator, credentials)`` answers the happy path of ``POST /endpoints/{name}/invocations``
+``FastInvoke(emulator)`` answers the happy path of ``POST /endpoints/{name}/invocations``
 without the general ``Router.handle`` machinery (route resolution, botocore-model decoding and
 ``ParamValidator``, generic serialization) and without holding a thread while the model's latency
 passes. The server (:mod:`harness.emulator.http`) finds it with :func:`attached` (the emulator
@@ -16,11 +16,12 @@ general path exactly as before):
   ``-Custom-Attributes`` and ``-Target-Variant``, no ``X-Amz-Target`` / ``smithy-protocol`` (they change
   the route), no ``Transfer-Encoding``; ``Accept``, ``Content-Type`` and the custom attributes ASCII and at
   most 1024 characters;
-- a SigV4 signature that checks out (:func:`harness.emulator.sigv4.quick_verify`: ``X-Amz-Date``,
-  configured access key) with a credential scope for ``sagemaker``. A request identical to one screened
+- a SigV4 signature that checks out (the router's own :class:`~harness.emulator.sigv4.SigV4Verifier`;
+  any :class:`~harness.emulator.sigv4.SignatureError` leaves the request, and the wording of its error, to
+  the general path) with a credential scope for ``sagemaker``. A request identical to one screened
   and verified before (same head as received, so the same target, headers and signature, and the same
   body: load generators send such repeats within the second their signatures share) is neither screened
-  nor verified again: up to ``VERIFIED_CACHE`` requests with bodies of at most ``VERIFIED_MAX_BODY``
+  nor verified again: up to ``SCREENED_CACHE`` requests with bodies of at most ``SCREENED_MAX_BODY``
   bytes are remembered;
 - ``World.invoke`` (under ``emulator.lock``, as ``runtime.invoke_endpoint`` calls it) does not refuse the
   request (unknown or not-InService endpoint, asynchronous endpoint, unknown TargetVariant: those raise
@@ -51,7 +52,7 @@ from typing import TYPE_CHECKING
 from harness.autoscaling.entities import WorldError
 from harness.emulator.protocol import AwsError, Response, Router, _Route
 from harness.emulator.runtime import DEFAULT_ACCEPT, admission_error, fake_prediction
-from harness.emulator.sigv4 import SigV4Identity, quick_verify
+from harness.emulator.sigv4 import SignatureError
 
 if TYPE_CHECKING:
     from harness.autoscaling.physics import Admission
@@ -64,8 +65,8 @@ MAX_NAME = 63
 MAX_HEADER_VALUE = 1024
 CUSTOM_ATTRIBUTES = "x-amzn-sagemaker-custom-attributes"
 TARGET_VARIANT = "x-amzn-sagemaker-target-variant"
-VERIFIED_CACHE = 4096  # signed requests remembered as verified (cleared when full)
-VERIFIED_MAX_BODY = 16384  # larger requests are not remembered
+SCREENED_CACHE = 4096  # requests remembered as screened and verified (cleared when full)
+SCREENED_MAX_BODY = 16384  # larger requests are not remembered
 _READ_HEADERS = frozenset({CUSTOM_ATTRIBUTES, TARGET_VARIANT})
 _ROUTE_HEADERS = frozenset({"x-amz-target", "smithy-protocol", "transfer-encoding"})
 
@@ -113,12 +114,13 @@ class Pending:
 class FastInvoke:
     """The InvokeEndpoint fast path of one emulator (see the module docstring)."""
 
-    def __init__(self, emu: Emulator, credentials: Mapping[str, str]) -> None:
+    def __init__(self, emu: Emulator) -> None:
         self._emu = emu
-        self._credentials = dict(credentials)
+        self._verifier = emu.router.verifier
         self._route = _Route("rest-json", SERVICE, "InvokeEndpoint")
-        self._verified: dict[tuple[str, bytes, tuple[tuple[str, str], ...]], SigV4Identity] = {}
-        # (head, body) of requests screened and verified before -> what _screen returned
+        # (head, body) of requests screened and verified before -> what _screen returned: a byte-for-byte repeat
+        # carries a valid signature too (load generators send identical requests within the second their
+        # signatures share)
         self._screened: dict[tuple[bytes, bytes], tuple[str, str | None, str | None, str | None, bytes]] = {}
         self.served = 0
         self.fallbacks = 0
@@ -140,14 +142,14 @@ class FastInvoke:
         return pending
 
     def _start(self, method: str, target: str, headers: Mapping[str, str], body: bytes, head: bytes) -> Pending | None:
-        key = (head, body) if head and len(body) <= VERIFIED_MAX_BODY else None
+        key = (head, body) if head and len(body) <= SCREENED_MAX_BODY else None
         screened = self._screened.get(key) if key is not None else None
         if screened is None:
             screened = self._screen(method, target, headers, body)
             if screened is None:
                 return None
             if key is not None:
-                if len(self._screened) >= VERIFIED_CACHE:
+                if len(self._screened) >= SCREENED_CACHE:
                     self._screened.clear()
                 self._screened[key] = screened
         name, accept, custom, variant_header, prediction = screened
@@ -193,18 +195,12 @@ class FastInvoke:
         for value in (accept, custom, headers.get("content-type")):
             if value is not None and (len(value) > MAX_HEADER_VALUE or not value.isascii()):
                 return None
-        # A byte-for-byte repeat of a request verified before carries a valid signature too (load generators
-        # send identical requests, and a signature's time only has to match its scope): remembered.
-        key = (target, body, tuple(headers.items()))
-        identity = self._verified.get(key)
-        if identity is None:
-            identity = quick_verify(self._credentials, method, target, headers, body)
-            if identity is None or identity.service != SIGNING_NAME:
-                return None
-            if len(body) <= VERIFIED_MAX_BODY:
-                if len(self._verified) >= VERIFIED_CACHE:
-                    self._verified.clear()
-                self._verified[key] = identity
+        try:
+            identity = self._verifier.verify(method, target, "", headers, body)
+        except SignatureError:
+            return None
+        if identity.service != SIGNING_NAME:
+            return None
         return name, accept, custom, headers.get(TARGET_VARIANT), fake_prediction(body)
 
     def _refused(self, name: str, admission: Admission) -> Response:

@@ -148,7 +148,7 @@ class Router:
     """
 
     def __init__(self, credentials: dict[str, str] | None = {"test": "test"}) -> None:  # noqa: B006
-        self._verifier = SigV4Verifier(credentials)
+        self.verifier = SigV4Verifier(credentials)  # also the emulator's fast path's
         self._models = {name: service_model(name) for name in SERVICES}
         self._handlers: dict[tuple[str, str], Handler] = {}
         self._raw: dict[tuple[str, str], RawHandler] = {}
@@ -269,9 +269,9 @@ class Router:
         if xml and "x-amz-content-sha256" not in headers and headers.get("authorization"):
             raise AwsError("InvalidRequest", "Missing required header for this request: x-amz-content-sha256")
         try:
-            identity = self._verifier.verify(method, path, query, headers, body, s3=xml)
+            identity = self.verifier.verify(method, path, query, headers, body, s3=xml)
             if xml:
-                payload = self._verifier.decode_payload(headers, body, identity)
+                payload = self.verifier.decode_payload(headers, body, identity)
                 body = payload.body
                 if payload.trailers or "aws-chunked" in headers.get("content-encoding", ""):
                     headers = {**headers, **payload.trailers}

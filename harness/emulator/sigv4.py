@@ -25,12 +25,6 @@ Contract:
 
 Derived signing keys are cached per (secret, date, region, service), so the hot path costs two
 SHA-256 digests and one HMAC.
-
-``quick_verify(credentials, method, path, headers, body)`` is the emulator's fast path
-(``harness.emulator.fastpath``): the same computation for the common case only (an ``X-Amz-Date``
-header, a path and empty query that need no encoding, a hashed or ``UNSIGNED-PAYLOAD`` body). It never
-raises: it returns the identity when the signature checks out and ``None`` for anything else, and the
-caller then hands the request to ``SigV4Verifier``, which decides (and words any error).
 """
 
 from __future__ import annotations
@@ -379,52 +373,3 @@ def _payload_hash(headers: Mapping[str, str], body: bytes) -> str:
             status=400,
         )
     return claimed
-
-
-def quick_verify(
-    credentials: Mapping[str, str], method: str, path: str, headers: Mapping[str, str], body: bytes
-) -> SigV4Identity | None:
-    """The identity of a correctly signed common-case request, else ``None`` (see the module docstring).
-
-    ``path`` must need no canonical encoding (the caller checks it: letters, digits, ``-`` and ``/``)
-    and the query must be empty; ``headers`` have lower-case names. The ``Authorization`` parameters must
-    come in the order signers write them (Credential, SignedHeaders, Signature).
-    """
-    header = headers.get("authorization")
-    if header is None or header[:17] != "AWS4-HMAC-SHA256 ":
-        return None
-    fields = header[17:].split(",")
-    if len(fields) != 3:
-        return None
-    credential, signed, signature = fields[0].strip(), fields[1].strip(), fields[2].strip()
-    if credential[:11] != "Credential=" or signed[:14] != "SignedHeaders=" or signature[:10] != "Signature=":
-        return None
-    credential, signed, signature = credential[11:], signed[14:], signature[10:]
-    scope = credential.split("/")
-    if len(scope) != 5 or scope[4] != "aws4_request" or not all(scope) or not signature.isascii():
-        return None
-    access_key, date, region, service = scope[0], scope[1], scope[2], scope[3]
-    secret = credentials.get(access_key)
-    amz_date = headers.get("x-amz-date")
-    if secret is None or not amz_date or amz_date[:8] != date:
-        return None
-    names = signed.split(";")
-    if "host" not in names:
-        return None
-    claimed = headers.get("x-amz-content-sha256")
-    if claimed == UNSIGNED_PAYLOAD:
-        payload_hash = claimed
-    else:
-        payload_hash = hashlib.sha256(body).hexdigest()
-        if claimed is not None and claimed != payload_hash:
-            return None
-    lines = []
-    for name in names:
-        lines.append(f"{name}:{' '.join(headers.get(name, '').split())}\n")
-    canonical = f"{method}\n{path}\n\n{''.join(lines)}\n{signed}\n{payload_hash}"
-    to_sign = (f"{ALGORITHM}\n{amz_date}\n{date}/{region}/{service}/aws4_request\n"
-               f"{hashlib.sha256(canonical.encode('utf-8')).hexdigest()}")
-    expected = hmac.digest(signing_key(secret, date, region, service), to_sign.encode("utf-8"), "sha256").hex()
-    if not hmac.compare_digest(expected, signature):
-        return None
-    return SigV4Identity(access_key, date, region, service, signature, amz_date)
