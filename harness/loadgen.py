@@ -149,8 +149,7 @@ class _Run:
     channel: Any = None  # gevent.queue.Channel: arrivals handed to idle users
     scheduler: Any = None
     latency_s: float | None = None  # EWMA of request latencies, wall seconds
-    ready: int = 0  # users that finished on_start
-    live: int = 0  # users that finished on_start and are not stopping
+    live: int = 0  # users that finished on_start and are not stopping (master: the workers' together)
     first_tick_wall: float | None = None
     # distributed load (Locust master + workers; see "Distributed load" in the module docstring)
     interval_index: int = 0  # worker: index of the interval the recorder is accumulating
@@ -161,7 +160,7 @@ class _Run:
     reporter: Any = None  # worker: greenlet reporting status and noticing the end of the load
     merger: IntervalMerger | None = None  # master: workers' records -> one record per interval
     slots: dict[str, int] = {}  # master: worker client id -> slot
-    worker_ready: dict[str, int] = {}  # master: users ready per worker
+    worker_live: dict[str, int] = {}  # master: users running per worker
     worker_latency: dict[str, float] = {}  # master: latency EWMA per worker (wall seconds)
     first_request_ts: float | None = None  # master: earliest first_request of any worker
     shared: tuple[int, str | None] | None = None  # master: (users, stage) last sent to the workers
@@ -403,27 +402,28 @@ def _note_latency(latency_ms: float) -> None:
     RUN.latency_s += weight * (seconds - RUN.latency_s)
 
 
-def _open_pool(peak_wall: float) -> int:
-    """Open-loop pool for ``peak_wall`` arrivals per wall second; on a master, the workers' pools together
+def _pool(peak_wall: float) -> int:
+    """Users for ``peak_wall`` requests per wall second. Closed loop: ``rate / user_rps``. Open loop:
+    :func:`~harness.loadstats.pool_size` for the measured latency; on a master, the workers' pools together
     (each sized for its share, with the slowest latency a worker reported), capped by traffic.max_users."""
     assert RUN.profile is not None
-    cap = RUN.profile.traffic.max_users
+    traffic = RUN.profile.traffic
+    if not RUN.open_loop:
+        return math.ceil(peak_wall / traffic.user_rps - 1e-9) if peak_wall > 0 else 0
     if RUN.worker_latency:
         latency = max(RUN.worker_latency.values())
     else:
         latency = RUN.latency_s if RUN.latency_s is not None else INITIAL_LATENCY_WALL_S
-    workers = _worker_count() if _is_master() else 0
-    if workers > 1:
-        each = pool_size(peak_wall / workers, latency + POOL_STALL_WALL_S)
-        return min(each * workers, cap) if cap is not None else each * workers
-    return pool_size(peak_wall, latency + POOL_STALL_WALL_S, cap)
+    workers = max(_worker_count(), 1) if _is_master() else 1
+    users = pool_size(peak_wall / workers, latency + POOL_STALL_WALL_S) * workers
+    return min(users, traffic.max_users) if traffic.max_users is not None else users
 
 
 # --- distributed load (Locust master + workers) ----------------------------------------------------
 
 MSG_START = "scalecheck_start"  # master -> each worker: the load clock, the worker's slot, the arrival seed
 MSG_SHARE = "scalecheck_share"  # master -> workers: the total users and the stage, when they change
-MSG_STATUS = "scalecheck_status"  # worker -> master: its users ready, its latency EWMA
+MSG_STATUS = "scalecheck_status"  # worker -> master: its users running, its latency EWMA
 MSG_INTERVAL = "scalecheck_interval"  # worker -> master: one interval record (the last one marked final)
 MSG_FIRST_REQUEST = "scalecheck_first_request"  # worker -> master: when it sent its first request
 WORKER_REPORT_WALL_S = 0.2  # how often a worker reports its status and looks whether its load is over
@@ -546,7 +546,7 @@ def _report_worker() -> None:
     """Worker: report status to the master; once the load is over, its users have stopped (so every
     request it sent is recorded) and no async completion is awaited, send the last record."""
     while not RUN.final_sent:
-        _send(MSG_STATUS, {"ready": RUN.ready, "latency_s": RUN.latency_s})
+        _send(MSG_STATUS, {"live": RUN.live, "latency_s": RUN.latency_s})
         gevent.sleep(WORKER_REPORT_WALL_S)
         if RUN.started_wall is None or RUN.profile is None or RUN.stopped:
             continue
@@ -571,10 +571,10 @@ def _send_interval(record: LoadInterval | None, *, final: bool) -> None:
 
 def _on_status(environment: Any, msg: Any, **_kw: Any) -> None:
     data = msg.data or {}
-    RUN.worker_ready[msg.node_id] = int(data.get("ready") or 0)
+    RUN.worker_live[msg.node_id] = int(data.get("live") or 0)
     if data.get("latency_s") is not None:
         RUN.worker_latency[msg.node_id] = float(data["latency_s"])
-    RUN.ready = sum(RUN.worker_ready.values())
+    RUN.live = sum(RUN.worker_live.values())
 
 
 def _on_interval(environment: Any, msg: Any, **_kw: Any) -> None:
@@ -674,10 +674,9 @@ class ProfileShape(LoadTestShape):
             now = time.time()
             RUN.first_tick_wall = RUN.first_tick_wall or now
             peak0 = max(RUN.schedule.rate_at(0.0), RUN.schedule.rate_at(clock.speed)) * clock.speed
-            RUN.users = _open_pool(peak0) if RUN.open_loop else \
-                (math.ceil(peak0 / profile.traffic.user_rps - 1e-9) if peak0 > 0 else 0)
+            RUN.users = _pool(peak0)
             _share()
-            if RUN.ready < RUN.users and now - RUN.first_tick_wall < POOL_READY_MAX_WALL_S:
+            if RUN.live < RUN.users and now - RUN.first_tick_wall < POOL_READY_MAX_WALL_S:
                 return RUN.users, max(RUN.users, 1) * 10.0  # spawn the first pool before the load clock starts
         _begin()
         t_ep = _elapsed_s()
@@ -701,10 +700,7 @@ class ProfileShape(LoadTestShape):
                 _event("stage_start", stage or "", ts=clock.endpoint_ts(RUN.started_wall) + t_ep - found[1])
         peak_wall = max(_rate_wall(), _rate_wall(time.time() + 1.0))
         before = RUN.users
-        if RUN.open_loop:
-            RUN.users = _open_pool(peak_wall)
-        else:
-            RUN.users = math.ceil(peak_wall / profile.traffic.user_rps - 1e-9) if peak_wall > 0 else 0
+        RUN.users = _pool(peak_wall)
         _share()
         # Locust starts and stops users at this rate (per second): the whole change within ~0.1 s, so a step
         # down does not leave the users still to stop sending at the old pacing for a second or more
@@ -743,6 +739,14 @@ def _error_code(response: Any) -> str:
     return str(code).split(":")[0]
 
 
+def _pacing_s(rate_wall: float) -> float:
+    """Closed loop: ``users / rate`` wall seconds between one user's starts (``rate_wall`` > 0). ``users`` is the
+    larger of the shape's count and the users running and not stopping: while Locust spawns users the shape's
+    count keeps the ones already running from rushing; while it stops them one by one, the users still sending
+    keep theirs (pacing by the new, smaller count would overshoot the rate until the rest stopped)."""
+    return max(RUN.users, RUN.live, 1) / rate_wall
+
+
 class _PacedUser(FastHttpUser):
     """What decides when the users send: open loop, an arrival handed over by the scheduler; closed loop,
     pacing at ``users / rate`` wall seconds between request starts."""
@@ -773,7 +777,6 @@ class _PacedUser(FastHttpUser):
             RUN.live -= 1
 
     def _start_pacing(self) -> None:
-        RUN.ready += 1
         RUN.live += 1
         self._live = True
         self._last_start = time.monotonic()
@@ -791,7 +794,6 @@ class _PacedUser(FastHttpUser):
         :data:`PACING_RECHECK_WALL_S`: a wait computed before a rate step-up would otherwise run at the old,
         longer pacing and the load would fall short after every increase."""
         if RUN.open_loop:
-            self._last_start = time.monotonic()
             while True:  # stay a waiting getter (leaving the channel even briefly would drop arrivals)
                 try:
                     RUN.channel.get(timeout=ARRIVAL_WAIT_WALL_S)
@@ -810,7 +812,7 @@ class _PacedUser(FastHttpUser):
                 self._idle = True
                 gevent.sleep(IDLE_POLL_WALL_S)
                 continue
-            pacing = self._pacing_s()
+            pacing = _pacing_s(rate)
             if self._idle or pacing > PACING_REPHASE_GROWTH * self._pacing_seen:
                 # Sending starts again, or the pacing grew a lot (a rate step-down: users that all sent within
                 # the old, short interval would otherwise all wait out the long one and leave a gap): take up
@@ -840,14 +842,6 @@ class _PacedUser(FastHttpUser):
         if RUN.recorder is not None:
             RUN.recorder.record(latency_ms, error)
         _note_latency(latency_ms)
-
-    def _pacing_s(self) -> float:
-        """Closed loop: ``users / rate`` wall seconds between this user's starts. ``users`` is the larger of the
-        shape's count and the users running and not stopping: while Locust spawns users the shape's count
-        keeps the ones already running from rushing; while it stops them one by one, the users still sending
-        keep theirs (pacing by the new, smaller count would overshoot the rate until the rest stopped)."""
-        rate = _rate_wall()
-        return max(RUN.users, RUN.live, 1) / rate if rate > 0 else IDLE_POLL_WALL_S
 
     def wait_time(self) -> float:
         return 0.0  # both modes wait in _arrival, inside the task
