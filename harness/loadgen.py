@@ -90,8 +90,6 @@ LOAD_INTERVAL_S = 10.0  # endpoint seconds per load.jsonl record
 IDLE_POLL_WALL_S = 0.05  # how often an idle user looks at the rate again
 # Closed loop: the longest a pacing user sleeps before rereading the rate and the user count.
 PACING_RECHECK_WALL_S = 0.25
-# Closed loop: a pacing this many times longer than the one a user last waited with re-spreads the users over it.
-PACING_REPHASE_GROWTH = 1.5
 # Open loop: how long an idle user waits for an arrival before returning to Locust (so it can be stopped);
 # the latency assumed before any request finished (wall seconds; then a conservative EWMA of the measured
 # ones: a slower request pulls it up with weight LATENCY_RISE_WEIGHT, a faster one down with LATENCY_DECAY_WEIGHT,
@@ -755,7 +753,6 @@ class _PacedUser(FastHttpUser):
     _last_start = 0.0
     _phase = 0.0
     _idle = True
-    _pacing_seen = math.inf  # the pacing this user last waited with
     _live = False  # counted in RUN.live
 
     def stop(self, force: bool = False) -> bool:
@@ -813,13 +810,9 @@ class _PacedUser(FastHttpUser):
                 gevent.sleep(IDLE_POLL_WALL_S)
                 continue
             pacing = _pacing_s(rate)
-            if self._idle or pacing > PACING_REPHASE_GROWTH * self._pacing_seen:
-                # Sending starts again, or the pacing grew a lot (a rate step-down: users that all sent within
-                # the old, short interval would otherwise all wait out the long one and leave a gap): take up
-                # this user's phase of the interval, so the users spread over it.
+            if self._idle:
                 self._idle = False
                 self._last_start = now - pacing * (1.0 - self._phase)
-            self._pacing_seen = pacing
             due = self._last_start + pacing
             if now >= due:
                 if now - due < pacing:  # on time, or a little late (sleep overshoot): keep the cadence

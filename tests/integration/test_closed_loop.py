@@ -52,10 +52,6 @@ def test_closed_loop_follows_a_tenfold_step_up_and_back(tmp_path: Path, reports:
     # and 16 requests alternating around the 20 offered).
     high = [r.requests for r in recorded.load if r.stage == "high"][1:-1]  # whole intervals inside the stage
     assert max(high) <= 1.4 * 20, high
-    # After the tenfold step down the users that all sent within the short interval spread over the long one
-    # instead of all waiting it out (which left the stage's first intervals empty and it ~20 % short).
-    achieved_low, offered_low = by_stage["low-again"]
-    assert achieved_low >= 0.85 * offered_low, figures
     achieved = sum(a for a, _ in by_stage.values())
     offered = sum(o for _, o in by_stage.values())
     assert abs(achieved - offered) <= 0.05 * offered, figures
