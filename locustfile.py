@@ -9,6 +9,6 @@ RealtimeUser (InvokeEndpoint) or AsyncUser (InvokeEndpointAsync via S3), whichev
 `scalecheck run` starts it for you and records the load into the run folder.
 """
 
-from harness.loadgen import AsyncUser, ProfileShape, RealtimeUser
+from harness.load.users import AsyncUser, ProfileShape, RealtimeUser
 
 __all__ = ["AsyncUser", "ProfileShape", "RealtimeUser"]

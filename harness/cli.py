@@ -143,8 +143,8 @@ def cmd_run(args: argparse.Namespace, *, demo: bool = False) -> int:
 
 def _with_params_file(profile: Profile, params_file: str) -> Profile:
     """``profile`` with ``local.params`` overridden by the fields of a params file (``--params``)."""
-    from harness.calibrate import load_params_file, merge_params
     from harness.errors import ConfigError
+    from harness.predict.calibrate import load_params_file, merge_params
 
     try:
         params = merge_params(profile.local.params, load_params_file(params_file))
@@ -154,7 +154,7 @@ def _with_params_file(profile: Profile, params_file: str) -> Profile:
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
-    from harness.calibrate import DEFAULT_FILE, calibrate, write_params_file
+    from harness.predict.calibrate import DEFAULT_FILE, calibrate, write_params_file
 
     run_dir = Path(args.run_dir)
     try:
@@ -253,7 +253,7 @@ def profile_summary(profile: Profile) -> list[str]:
     """What a profile would do, line by line: endpoint, load, policies, scheduled actions, scenarios,
     expectations (``scalecheck validate``)."""
     from harness.checks import source_text
-    from harness.setup import describe_action, describe_policy
+    from harness.observe.setup import describe_action, describe_policy
 
     ep, s = profile.endpoint, profile.scaling
     start = f", starting at {s.start_capacity}" if s.start_capacity is not None else ""
@@ -286,11 +286,11 @@ def profile_summary(profile: Profile) -> list[str]:
 
 
 def cmd_setup(args: argparse.Namespace) -> int:
-    from harness.aws import Target, check_access, emulator_clock, make_clients
     from harness.errors import ConfigError, InfrastructureError
+    from harness.observe.aws import Target, check_access, emulator_clock, make_clients
+    from harness.observe.setup import prepare
     from harness.profile import ProfileError, load_profile
     from harness.record import Clock
-    from harness.setup import prepare
 
     try:
         profile = load_profile(args.profile)
@@ -314,7 +314,7 @@ def _modelled(args: argparse.Namespace, work: Callable[[Profile, ModelParams], T
     """Load PROFILE (with ``--from-endpoint``'s live scaling and ``--params``) and run ``work`` on it; an
     error is printed and becomes its exit code (104 configuration, 105 AWS/emulator unreachable)."""
     from harness.errors import ConfigError, InfrastructureError
-    from harness.plan import load_params
+    from harness.predict.plan import load_params
     from harness.profile import ProfileError, load_profile
 
     try:
@@ -329,9 +329,9 @@ def _modelled(args: argparse.Namespace, work: Callable[[Profile, ModelParams], T
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    """``scalecheck plan PROFILE``: the analytic timeline (harness/plan.py), optionally with the live
+    """``scalecheck plan PROFILE``: the analytic timeline (harness/predict/plan.py), optionally with the live
     scaling setup of ``--from-endpoint`` instead of the profile's."""
-    from harness.plan import plan, render
+    from harness.predict.plan import plan, render
 
     result = _modelled(args, plan)
     if isinstance(result, int):
@@ -344,8 +344,8 @@ def _live_scaling(args: argparse.Namespace, profile: Profile) -> Profile:
     """With ``--from-endpoint``: the profile with the scaling setup that endpoint has now (boto3)."""
     if not args.from_endpoint:
         return profile
-    from harness.aws import Target, make_clients
-    from harness.livepolicy import read_scaling, with_live_scaling
+    from harness.observe.aws import Target, make_clients
+    from harness.observe.livepolicy import read_scaling, with_live_scaling
 
     target = Target(region=args.region or profile.region, endpoint_url=args.endpoint_url, profile_name=args.aws_profile)
     variant = args.variant or profile.endpoint.variant
@@ -356,7 +356,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     """Predict PROFILE; prints each predicted capacity change (T+ after load_start) and the verdicts.
     Exits like a run would with the predicted verdicts (0 / 99 / 100), 104 for a bad profile or --params."""
     from harness.checks import exit_code, format_span
-    from harness.simulate import simulate_profile
+    from harness.predict.simulate import simulate_profile
 
     outcome = _modelled(args, lambda profile, params: (profile, *simulate_profile(
         profile, Path(args.reports), params, say=lambda m: None)))
@@ -398,7 +398,7 @@ def cmd_emulator(args: argparse.Namespace) -> int:
         print(f"scalecheck: --params-json: {err}", file=sys.stderr)
         return exitcodes.INVALID_CONFIG
     if args.params:
-        from harness.calibrate import load_params_file, merge_params
+        from harness.predict.calibrate import load_params_file, merge_params
 
         try:
             params = merge_params(params, load_params_file(args.params))

@@ -79,7 +79,7 @@ class StageSpan(_Record):
 
 class PredictedChange(_Record):
     """One capacity change of the prediction: requested at ``start_ts``, InService with ``to_count``
-    instances at ``end_ts`` (as :class:`harness.simulate.CapacityChange`)."""
+    instances at ``end_ts`` (as :class:`harness.predict.simulate.CapacityChange`)."""
 
     start_ts: float
     end_ts: float
@@ -151,7 +151,7 @@ class LatencyMs(_Record):
     """Percentiles of one interval: ``latency_ms`` in wall-clock milliseconds as the client measured them,
     ``completion_s`` in endpoint seconds.
 
-    The load generator computes them from the interval's HDR histogram (:mod:`harness.loadstats`):
+    The load generator computes them from the interval's HDR histogram (:mod:`harness.load.stats`):
     nearest-rank percentiles within 0.1 % and never below the true value (capped at ``max``), ``max``
     exact. Other writers (the simulator, older runs) used the exact nearest-rank percentiles."""
 
@@ -187,13 +187,13 @@ class LoadInterval(_Record):
     completion_failures: int = 0
     completion_s: LatencyMs = Field(default_factory=LatencyMs)
     # The interval's HDR histograms, encoded (HdrHistogram V2 compressed, base64): request latency in
-    # microseconds, completion time in milliseconds (harness.loadstats constants). What makes intervals of
-    # several load generator processes mergeable exactly (harness.loadstats.merge_intervals). None when
+    # microseconds, completion time in milliseconds (harness.load.stats constants). What makes intervals of
+    # several load generator processes mergeable exactly (harness.load.stats.merge_intervals). None when
     # the interval has no such samples, and in records written before them or by the simulator.
     latency_hdr: str | None = None
     completion_hdr: str | None = None
     # Distributed load (Locust master + workers): how many workers' records of this interval were merged
-    # into this one (harness.loadstats.IntervalMerger); None for a single load generator process.
+    # into this one (harness.load.stats.IntervalMerger); None for a single load generator process.
     workers: int | None = None
 
 

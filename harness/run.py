@@ -9,7 +9,7 @@ Order matters for the promises the tool makes:
    ``aborted`` with the reason, with verdicts and a report of what was recorded.
 
 Prediction: when the profile needs one (a ``within: auto`` window, an ``agrees_with_prediction``
-expectation) or with ``--predict``, the run simulates the profile (:mod:`harness.simulate`, with
+expectation) or with ``--predict``, the run simulates the profile (:mod:`harness.predict.simulate`, with
 ``local.params`` as ``--params`` left them) from its own load start, as soon as that is known, into
 ``<run folder>/prediction/`` (a run folder of ``kind`` prediction, with its own verdicts and report),
 and stores in ``run.json`` ``prediction`` what the checks take from it: the derived windows and the
@@ -41,11 +41,13 @@ from pathlib import Path
 import yaml
 
 from harness import checks, exitcodes
-from harness.aws import Clients, Target, check_access, emulator_clock, make_clients
-from harness.collector import Collector
 from harness.emulator.process import EmulatorProcess
 from harness.errors import ConfigError
+from harness.observe.aws import Clients, Target, check_access, emulator_clock, make_clients
+from harness.observe.collector import Collector
+from harness.observe.setup import prepare, put_relative_action, relative_action_ts
 from harness.profile import Profile, ScheduledActionSpec
+from harness.profile.traffic import stage_starts
 from harness.record import (
     Clock,
     PredictionInfo,
@@ -60,14 +62,12 @@ from harness.record import (
 )
 from harness.report.html import write_report
 from harness.report.junit import write_junit
-from harness.setup import prepare, put_relative_action, relative_action_ts
-from harness.traffic import stage_starts
 
 STATUS_EVERY_WALL_S = 5.0
 WORKERS_WAIT_S = 600  # how long a --master waits for its workers to connect (Locust --expect-workers-max-wait)
 OBSERVE_EVERY_WALL_S = 0.25  # how often the run re-evaluates the checks while it observes
 PREDICTION_FOLDER = "prediction"
-LOADGEN = Path(__file__).with_name("loadgen.py")
+LOADGEN = Path(__file__).with_name("load") / "users.py"
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,7 @@ class RunOptions:
     aws_profile: str | None = None
     locust_args: tuple[str, ...] = ()
     predict: bool = False  # simulate the profile even when no expectation needs the prediction
-    # Distributed load (harness/loadgen.py "Distributed load"): N Locust worker processes on this machine
+    # Distributed load (harness/load/users.py "Distributed load"): N Locust worker processes on this machine
     # (Locust --processes, the master in the Locust process scalecheck starts) ...
     processes: int | None = None
     # ... or a Locust master that waits for ``expect_workers`` workers (``scalecheck run --worker``, on this
@@ -335,7 +335,7 @@ class Runner:
         """Simulate the profile from the run's load start into ``prediction/``; what the checks take from it."""
         assert self.folder is not None
         from harness.checks.prediction import derive_prediction
-        from harness.simulate import simulate, write_prediction
+        from harness.predict.simulate import simulate, write_prediction
 
         began = time.monotonic()
         try:

@@ -116,7 +116,7 @@ because the last intervals may still be on their way.
 ----------------------------------
 Any expectation with a ``within`` (``scale_out``, ``scale_in``, ``scale_from_zero``,
 ``scale_to_zero``, ``backlog_drained``, ``scaled_by``) may say ``within: auto``. The run simulates
-the profile (:mod:`harness.simulate`, same model parameters) from its own load start and writes the
+the profile (:mod:`harness.predict.simulate`, same model parameters) from its own load start and writes the
 prediction into its folder (``prediction/``); for each ``auto`` expectation it runs the same check
 on the prediction with an unbounded window: the predicted time *p* from the anchor to the moment the
 check observes the event gives the window ``p × (1 + prediction.relative_tolerance) +
@@ -155,7 +155,7 @@ from harness.checks.common import AnyExpectation, Outcome, format_span, source_t
 from harness.checks.instances import check_capacity_at, check_max_instances
 from harness.checks.load import check_error_rate
 from harness.checks.prediction import check_agrees_with_prediction, check_auto_window
-from harness.loadstats import invalid_load_reason
+from harness.load.stats import invalid_load_reason
 from harness.profile import Profile
 from harness.record import Recorded, Verdict
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harness.calibrate import load_params_file
+from harness.predict.calibrate import load_params_file
 from harness.record import RunFolder
 from tests.conftest import scalecheck, shortened_profile, write_profile
 

@@ -15,8 +15,8 @@ import pytest
 
 from harness import exitcodes
 from harness.autoscaling.params import ModelParams
-from harness.aws import emulator_clock
 from harness.emulator.process import EmulatorProcess
+from harness.observe.aws import emulator_clock
 from harness.record import RunFolder
 from tests.conftest import ROOT, scalecheck, write_profile
 from tests.emulator_support import client

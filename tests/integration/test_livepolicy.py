@@ -1,4 +1,4 @@
-"""harness/livepolicy.py against the emulator: what boto3 put is what read_scaling returns."""
+"""harness/observe/livepolicy.py against the emulator: what boto3 put is what read_scaling returns."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from harness.autoscaling.params import ModelParams
-from harness.aws import Target, make_clients
 from harness.cli import main
-from harness.livepolicy import read_scaling
+from harness.observe.aws import Target, make_clients
+from harness.observe.livepolicy import read_scaling
 from harness.profile import StepPolicy, TargetTrackingPolicy
 from harness.record import RunFolder
 from tests.emulator_support import client, deploy, running

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
+from harness.observe.setup import at_expression
 from harness.record import RunFolder
-from harness.setup import at_expression
 from tests.conftest import ROOT, scalecheck, write_profile
 
 pytestmark = pytest.mark.integration

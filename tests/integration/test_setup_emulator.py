@@ -1,4 +1,4 @@
-"""``harness.setup`` against the emulator through real boto3 clients: what AWS would show afterwards.
+"""``harness.observe.setup`` against the emulator through real boto3 clients: what AWS would show afterwards.
 
 An async endpoint with start_capacity 0, a custom-metric target-tracking policy, a step policy with
 its alarm, a cron scheduled action and a relative one; then the same endpoint reused by a scenario
@@ -14,11 +14,9 @@ from typing import Any
 import pytest
 
 from harness.autoscaling.params import ModelParams
-from harness.aws import Clients, Target, emulator_clock, make_clients
 from harness.errors import ConfigError
-from harness.profile import Profile, parse_profile
-from harness.record import Clock
-from harness.setup import (
+from harness.observe.aws import Clients, Target, emulator_clock, make_clients
+from harness.observe.setup import (
     DIMENSION,
     at_expression,
     ensure_buckets,
@@ -27,6 +25,8 @@ from harness.setup import (
     put_relative_action,
     relative_action_ts,
 )
+from harness.profile import Profile, parse_profile
+from harness.record import Clock
 from tests.emulator_support import running
 
 pytestmark = pytest.mark.integration

@@ -1,11 +1,11 @@
-"""The pure parts of the load-generator benchmark (harness.bench_loadgen); nothing timed, no Locust import
+"""The pure parts of the load-generator benchmark (harness.bench.loadgen); nothing timed, no Locust import
 (importing locust monkey-patches the test process with gevent)."""
 
 from __future__ import annotations
 
 import math
 
-from harness.bench_loadgen import Window, bench_lines, parse_window, stat_cpu_seconds
+from harness.bench.loadgen import Window, bench_lines, parse_window, stat_cpu_seconds
 
 
 def test_stat_cpu_seconds_reads_utime_and_stime_past_a_command_with_spaces_and_parens() -> None:

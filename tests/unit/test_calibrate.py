@@ -8,7 +8,8 @@ import pytest
 import yaml
 
 from harness.autoscaling.params import ModelParams
-from harness.calibrate import (
+from harness.cli import main
+from harness.predict.calibrate import (
     calibrate,
     load_params_file,
     merge_params,
@@ -16,7 +17,6 @@ from harness.calibrate import (
     render,
     write_params_file,
 )
-from harness.cli import main
 from harness.record import Activity, EndpointSample, LatencyMs, LoadInterval, MetricPoint, RunFolder
 from tests.fixtures_runs import ENDPOINT, PROFILE, VARIANT, run_info
 

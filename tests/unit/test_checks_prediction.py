@@ -79,7 +79,7 @@ def test_compare_capacity_matches_each_change_in_order() -> None:
 
 
 def test_compare_capacity_accepts_samples_and_changes_in_any_shape() -> None:
-    from harness.simulate import CapacityChange
+    from harness.predict.simulate import CapacityChange
     from tests.fixtures_runs import endpoint_samples
 
     samples = [s.model_dump() for s in endpoint_samples(*AS_PREDICTED)]

@@ -1,4 +1,4 @@
-"""harness.collector: which metrics and alarms it reads, and how it asks and records them.
+"""harness.observe.collector: which metrics and alarms it reads, and how it asks and records them.
 
 The pure query builders are tested on profiles; the polls on fake boto3 clients that answer like
 CloudWatch and Application Auto Scaling (the emulator round trip is an integration test).
@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from harness.collector import (
+from harness.observe.collector import (
     ALARM_NAMES_REFRESH_S,
     ASYNC_METRICS,
     MAX_QUERIES_PER_CALL,

@@ -1,4 +1,4 @@
-"""harness.invoke.credentials: the botocore chain, cached frozen credentials refreshed near expiry,
+"""harness.load.invoke.credentials: the botocore chain, cached frozen credentials refreshed near expiry,
 and the emulator's test/test on loopback."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from botocore.credentials import RefreshableCredentials
 
-from harness.invoke.credentials import (
+from harness.load.invoke.credentials import (
     RECHECK_S,
     CredentialSource,
     NoCredentialsError,

@@ -1,4 +1,4 @@
-"""harness.invoke signs exactly as botocore does, and the emulator accepts (and rejects) what it signs.
+"""harness.load.invoke signs exactly as botocore does, and the emulator accepts (and rejects) what it signs.
 
 The reference is the real operation pushed through a botocore client's request pipeline (serializer,
 handlers, SigV4Auth) with the send stubbed out (``before-send`` returns a canned response) and the
@@ -27,9 +27,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from harness.autoscaling.params import ModelParams
-from harness.invoke import CredentialSource, Signer, invoke_async_request, invoke_request, sign
-from harness.invoke.bench import signer_us_per_request
-from harness.invoke.sigv4 import amz_date, host_from_url
+from harness.bench.signer import signer_us_per_request
+from harness.load.invoke import CredentialSource, Signer, invoke_async_request, invoke_request, sign
+from harness.load.invoke.sigv4 import amz_date, host_from_url
 from tests.emulator_support import client, deploy, running
 
 REGIONS = ["us-east-1", "eu-west-1", "ap-southeast-2", "us-gov-west-1", "cn-north-1", "il-central-1"]

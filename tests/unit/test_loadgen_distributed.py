@@ -7,7 +7,7 @@ import pytest
 
 from harness import exitcodes
 from harness.cli import main
-from harness.loadstats import ArrivalSchedule, IntervalMerger, IntervalRecorder, hdr_summary, latency_summary
+from harness.load.stats import ArrivalSchedule, IntervalMerger, IntervalRecorder, hdr_summary, latency_summary
 from harness.profile import Stage
 from harness.record import Clock, LoadInterval
 from tests.conftest import PROFILE
@@ -128,7 +128,7 @@ def test_merged_latency_matches_the_histograms() -> None:
     merger.add("b", 0, b)
     [merged] = merger.pop()
     assert merged.latency_ms.max == 900 and merged.latency_hdr is not None
-    from harness.loadstats import decode_histogram
+    from harness.load.stats import decode_histogram
 
     assert merged.latency_ms == hdr_summary(decode_histogram(merged.latency_hdr), 1000, 900)
 

@@ -7,7 +7,7 @@ import math
 import pytest
 
 from harness import checks, exitcodes
-from harness.loadstats import (
+from harness.load.stats import (
     POOL_MIN,
     ArrivalSchedule,
     IntervalRecorder,
@@ -16,8 +16,8 @@ from harness.loadstats import (
     pool_size,
 )
 from harness.profile import Stage, TrafficSpec
+from harness.profile.traffic import integral
 from harness.record import Clock, LoadInterval, Verdict
-from harness.traffic import integral
 
 
 def stages(*specs: dict) -> list[Stage]:

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from harness.loadstats import (
+from harness.load.stats import (
     LATENCY_HIGHEST_US,
     CompletionTracker,
     IntervalRecorder,

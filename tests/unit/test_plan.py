@@ -1,4 +1,4 @@
-"""harness/plan.py: analytic alarm and capacity windows from named delays."""
+"""harness/predict/plan.py: analytic alarm and capacity windows from named delays."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 from harness.autoscaling.params import ModelParams
 from harness.cli import main
-from harness.plan import alarm_delays, load_params, plan, render, window_status
+from harness.predict.plan import alarm_delays, load_params, plan, render, window_status
 from harness.profile import load_profile
 
 PROFILES = Path(__file__).resolve().parents[2] / "profiles"

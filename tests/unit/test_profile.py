@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harness.durations import format_duration, parse_duration_s
 from harness.profile import ProfileError, load_profile, parse_profile
+from harness.profile.durations import format_duration, parse_duration_s
 
 ROOT = Path(__file__).resolve().parents[2]
 BASE = yaml.safe_load((ROOT / "profiles" / "realtime-target-tracking.yaml").read_text())

@@ -9,8 +9,7 @@ from typing import Any
 
 import pytest
 
-from harness.profile import ScheduledActionSpec, StepPolicy, TargetTrackingPolicy, parse_profile
-from harness.setup import (
+from harness.observe.setup import (
     alarm_request,
     at_expression,
     describe_action,
@@ -22,6 +21,7 @@ from harness.setup import (
     step_policy_request,
     target_tracking_request,
 )
+from harness.profile import ScheduledActionSpec, StepPolicy, TargetTrackingPolicy, parse_profile
 
 RID = "endpoint/ep/variant/v1"
 TARGET = {"ServiceNamespace": "sagemaker", "ResourceId": RID,

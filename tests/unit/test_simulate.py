@@ -8,9 +8,9 @@ import pytest
 
 from harness.autoscaling.metrics import MetricKey, MetricStore
 from harness.cli import main
+from harness.predict.simulate import simulate, simulate_profile
 from harness.profile import load_profile
 from harness.record import RunFolder
-from harness.simulate import simulate, simulate_profile
 
 PROFILES = Path(__file__).resolve().parents[2] / "profiles"
 T0 = 1_800_000_000.0 - 1_800_000_000.0 % 3600
@@ -103,7 +103,7 @@ def test_a_load_longer_than_a_day_plays_in_one_minute_ticks_and_keeps_the_scalin
     request counted, and the same capacity steps the 10-second ticks give over the same first hour."""
     import yaml
 
-    from harness.simulate.engine import LONG_TICK_S
+    from harness.predict.simulate.engine import LONG_TICK_S
 
     data = yaml.safe_load((PROFILES / "realtime-target-tracking.yaml").read_text())
     data["scaling"]["max_capacity"] = 10

@@ -11,12 +11,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harness.loadstats import IntervalRecorder, latency_summary, percentile
+from harness.load.stats import IntervalRecorder, latency_summary, percentile
+from harness.predict.simulate import Prediction, simulate
 from harness.profile import Profile, Stage, load_profile
-from harness.ratefile import RateFileError, read_rate_csv
-from harness.record import Clock
-from harness.simulate import Prediction, simulate
-from harness.traffic import (
+from harness.profile.ratefile import RateFileError, read_rate_csv
+from harness.profile.traffic import (
     integral,
     next_poisson_arrival,
     peak_rate,
@@ -26,6 +25,7 @@ from harness.traffic import (
     stage_starts,
     total_duration_s,
 )
+from harness.record import Clock
 
 STAGES = [
     Stage.model_validate({"name": "warm", "kind": "hold", "duration": "60s", "rate_rps": 2}),
@@ -335,7 +335,7 @@ def test_simulator_replays_a_rate_file(tmp_path: Path) -> None:
 def test_schedule_answers_like_rate_at_and_stage_at() -> None:
     """The load generator's bisected lookup gives the same stage and rate as the linear functions, at the
     boundaries too."""
-    from harness.traffic import Schedule
+    from harness.profile.traffic import Schedule
 
     stages = [Stage.model_validate(d) for d in (
         {"name": "a", "kind": "hold", "duration": "60s", "rate_rps": 2},

@@ -1,8 +1,8 @@
-"""Locust users for the load-generator benchmark (``harness.bench_loadgen``); not part of a run.
+"""Locust users for the load-generator benchmark (``harness.bench.loadgen``); not part of a run.
 
 Three closed-loop users (``wait_time = constant(0)``), each sending the same InvokeEndpoint request:
 
-- ``ScalecheckUser``: the per-send path of ``harness.loadgen.RealtimeUser`` without the profile machinery:
+- ``ScalecheckUser``: the per-send path of ``harness.load.users.RealtimeUser`` without the profile machinery:
   ``Signer.headers(request)`` (fresh SigV4 signature) then ``FastHttpUser.client.post``.
 - ``Boto3User``: today's practice: one boto3 ``sagemaker-runtime`` client shared by all users of the process,
   ``invoke_endpoint`` timed and reported to Locust by hand.
@@ -10,7 +10,7 @@ Three closed-loop users (``wait_time = constant(0)``), each sending the same Inv
   at start and replayed (the emulator never compares the signature time with a clock), so the server does the
   same work for it as for the other two while the load generator does none of the signing.
 
-Configured by environment variables (set by ``harness.bench_loadgen``): ``SCALECHECK_BENCH_ENDPOINT``,
+Configured by environment variables (set by ``harness.bench.loadgen``): ``SCALECHECK_BENCH_ENDPOINT``,
 ``SCALECHECK_BENCH_REGION``, ``SCALECHECK_BENCH_OUT`` (JSON file for the measurement window),
 ``SCALECHECK_BENCH_SERVER_PID`` (whose CPU time is read in the same window), ``SCALECHECK_BENCH_WARMUP_S`` and
 ``SCALECHECK_BENCH_WINDOW_S``.
@@ -26,8 +26,8 @@ from typing import Any
 import gevent
 from locust import FastHttpUser, User, constant, events, task
 
-from harness.bench_loadgen import proc_cpu_seconds
-from harness.invoke import Signer, invoke_request, resolve_credentials
+from harness.bench.loadgen import proc_cpu_seconds
+from harness.load.invoke import Signer, invoke_request, resolve_credentials
 
 ENDPOINT = os.environ.get("SCALECHECK_BENCH_ENDPOINT", "bench")
 REGION = os.environ.get("SCALECHECK_BENCH_REGION", "us-east-1")

@@ -2,7 +2,7 @@
 
 ``signer_us_per_request()`` -> ``(ours_us, botocore_us)``: microseconds per request, best of
 ``repeats`` runs of ``n`` signs each. Ours is ``Signer.headers`` on a request built once (as a Locust
-user does); botocore's is what ``harness.loadgen.Signer.sign`` does per request: build an
+user does); botocore's is what ``harness.load.users.Signer.sign`` does per request: build an
 ``AWSRequest``, ``SigV4Auth(...).add_auth`` it, copy the headers.
 """
 
@@ -14,8 +14,8 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from harness.invoke.credentials import CredentialSource
-from harness.invoke.requests import Signer, invoke_request
+from harness.load.invoke.credentials import CredentialSource
+from harness.load.invoke.requests import Signer, invoke_request
 
 HOST = "https://runtime.sagemaker.us-east-1.amazonaws.com"
 REGION = "us-east-1"

@@ -29,8 +29,8 @@ from typing import Any
 
 import botocore.exceptions
 
-from harness.aws import Clients
 from harness.errors import ConfigError, InfrastructureError
+from harness.observe.aws import Clients
 from harness.profile import (
     AlarmSpec,
     MetricSpec,
@@ -39,8 +39,8 @@ from harness.profile import (
     StepPolicy,
     TargetTrackingPolicy,
 )
+from harness.profile.traffic import stage_starts
 from harness.record import Clock
-from harness.traffic import stage_starts
 
 NAMESPACE = "sagemaker"
 DIMENSION = "sagemaker:variant:DesiredInstanceCount"

@@ -17,11 +17,11 @@ Stage rates are requests per second of endpoint time; against the emulator they 
 its speed (DESIGN.md "Time"). Requests are SigV4-signed with the standard credential chain.
 
 Open loop (``traffic.mode: open``, the default): one arrival scheduler greenlet per process
-walks the arrival times of the profile (:class:`~harness.loadstats.ArrivalSchedule`: uniform, or Poisson seeded by
+walks the arrival times of the profile (:class:`~harness.load.stats.ArrivalSchedule`: uniform, or Poisson seeded by
 ``traffic.seed``), sleeps until each (endpoint time -> wall through the clock and speed) and hands it to
 an idle user through a :class:`gevent.queue.Channel` (users block on it); when no user is waiting the
 arrival is *dropped* (counted in ``load.jsonl`` ``dropped``; ``offered_rps`` is then the arrivals
-scheduled per second). The shape sizes the pool (:func:`~harness.loadstats.pool_size`: the peak rate over
+scheduled per second). The shape sizes the pool (:func:`~harness.load.stats.pool_size`: the peak rate over
 the next tick x the measured latency x a margin, capped by ``traffic.max_users``) and starts the load
 clock only once the first pool has spawned (or after :data:`POOL_READY_MAX_WALL_S`). Closed loop
 (``traffic.mode: closed``): ``rate / user_rps`` users each pacing at ``users / rate``, rereading the rate while
@@ -34,12 +34,12 @@ sizes the user pool of all workers together; Locust splits the users among them.
 ready the master starts the load clock and sends each worker (``MSG_START``) that wall time, the clock, its
 slot among the workers and the arrival seed; later the total users and the stage when they change
 (``MSG_SHARE``). Closed loop, every user paces at total users / total rate, so the workers together send the
-profile's rate. Open loop, every worker walks the same seeded :class:`~harness.loadstats.ArrivalSchedule`
+profile's rate. Open loop, every worker walks the same seeded :class:`~harness.load.stats.ArrivalSchedule`
 and keeps the arrivals ``k`` with ``k % workers == slot``: together exactly the single-process schedule.
 Workers write nothing to the run folder: each sends its interval records (with their HDR histograms) to the
 master (``MSG_INTERVAL``, the last one marked final once the load is over, its users have stopped and its
 async completions are in) and its first request time; the master merges the records of each interval
-(:class:`~harness.loadstats.IntervalMerger`: one ``load.jsonl`` record per interval, ``workers`` = how many
+(:class:`~harness.load.stats.IntervalMerger`: one ``load.jsonl`` record per interval, ``workers`` = how many
 were merged) and writes every event. After the load the master keeps the test up (with no users) until
 every worker has sent its last record, or :data:`WORKERS_FINAL_WAIT_WALL_S` past the load, drain and stop
 timeout. Async endpoints: each worker tracks completions of its own sample.
@@ -72,8 +72,8 @@ import gevent.queue
 from locust import FastHttpUser, LoadTestShape, events, task
 from locust.user.users import LOCUST_STATE_STOPPING
 
-from harness.invoke import NoCredentialsError, Signer, invoke_async_request, invoke_request, resolve_credentials
-from harness.loadstats import (
+from harness.load.invoke import NoCredentialsError, Signer, invoke_async_request, invoke_request, resolve_credentials
+from harness.load.stats import (
     ArrivalSchedule,
     CompletionTracker,
     IntervalMerger,
@@ -83,8 +83,8 @@ from harness.loadstats import (
     split_s3_uri,
 )
 from harness.profile import AsyncSpec, Profile, load_profile
+from harness.profile.traffic import Schedule, integral, total_duration_s
 from harness.record import Clock, LoadInterval, RunEvent, RunFolder
-from harness.traffic import Schedule, integral, total_duration_s
 
 LOAD_INTERVAL_S = 10.0  # endpoint seconds per load.jsonl record
 IDLE_POLL_WALL_S = 0.05  # how often an idle user looks at the rate again
@@ -186,7 +186,7 @@ def _resolve_clock(options: Any, host: str) -> Clock:
     if options.scalecheck_clock:
         return Clock.model_validate(json.loads(options.scalecheck_clock))
     if _is_emulator(host):
-        from harness.aws import emulator_clock
+        from harness.observe.aws import emulator_clock
 
         return emulator_clock(host.rstrip("/"))
     return Clock.identity()
@@ -402,7 +402,7 @@ def _note_latency(latency_ms: float) -> None:
 
 def _pool(peak_wall: float) -> int:
     """Users for ``peak_wall`` requests per wall second. Closed loop: ``rate / user_rps``. Open loop:
-    :func:`~harness.loadstats.pool_size` for the measured latency; on a master, the workers' pools together
+    :func:`~harness.load.stats.pool_size` for the measured latency; on a master, the workers' pools together
     (each sized for its share, with the slowest latency a worker reported), capped by traffic.max_users."""
     assert RUN.profile is not None
     traffic = RUN.profile.traffic
@@ -655,7 +655,7 @@ def _waiting_for_workers() -> bool:
 
 
 class ProfileShape(LoadTestShape):
-    """Sizes the user pool: open loop, :func:`~harness.loadstats.pool_size` for the peak rate until the next
+    """Sizes the user pool: open loop, :func:`~harness.load.stats.pool_size` for the peak rate until the next
     tick; closed loop, enough users pacing at ``traffic.user_rps`` for the rate until the next tick.
 
     Locust ticks a shape about once per wall second, which is ``speed`` endpoint seconds: too coarse
@@ -715,7 +715,7 @@ def _session(region: str, host: str) -> boto3.session.Session:
 
 
 def _signer(region: str, host: str) -> Signer:
-    """One fast SigV4 signer per process (harness.invoke), shared by all users; credentials from the standard
+    """One fast SigV4 signer per process (harness.load.invoke), shared by all users; credentials from the standard
     chain (test/test for the emulator on loopback), refreshed when temporary ones near expiry."""
     if RUN.signer is None:
         try:

@@ -72,12 +72,12 @@ def diurnal_week_profile() -> Profile:
 
 
 def simulate_week() -> tuple[float, float, int]:
-    """Wall seconds of :func:`harness.simulate.simulate` over :func:`diurnal_week_profile` (the model and the
+    """Wall seconds of :func:`harness.predict.simulate.simulate` over :func:`diurnal_week_profile` (the model and the
     recording, in memory), then of writing its run folder with verdicts and report; and its capacity changes."""
     import tempfile
     from pathlib import Path
 
-    from harness.simulate import simulate, write_prediction
+    from harness.predict.simulate import simulate, write_prediction
 
     profile = diurnal_week_profile()
     started = time.perf_counter()
@@ -98,13 +98,13 @@ def main() -> None:
     print(f"bench simulate_7d_write_folder_seconds {written:.3f} s")
     print(f"bench simulate_7d_capacity_changes {changes} changes")
     print(f"bench model_requests_per_second {requests / seconds:.0f} req/s")
-    from harness.invoke.bench import signer_us_per_request
+    from harness.bench.signer import signer_us_per_request
 
     ours, botocore = signer_us_per_request()
     print(f"bench signer_us_per_request {ours:.1f} us")
     print(f"bench signer_botocore_us_per_request {botocore:.1f} us")
     print(f"bench signer_vs_botocore {botocore / ours:.1f} x")
-    from harness import bench_loadgen
+    from harness.bench import loadgen as bench_loadgen
 
     bench_loadgen.main()
 

@@ -32,7 +32,7 @@ from typing import Any
 
 import botocore.exceptions
 
-from harness.aws import Clients
+from harness.observe.aws import Clients
 from harness.profile import MetricSpec, Profile, StepPolicy
 from harness.record import Activity, AlarmSample, Clock, EndpointSample, MetricPoint, RunEvent, RunFolder
 

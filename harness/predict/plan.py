@@ -30,14 +30,14 @@ from typing import Literal
 from harness.autoscaling.params import ModelParams
 from harness.autoscaling.policy import proportional_capacity
 from harness.autoscaling.step import StepAdjustment, StepConfig, find_step, raw_capacity
+from harness.observe.setup import relative_action_ts
 from harness.profile import (
     Profile,
     ScheduledActionSpec,
     StepPolicy,
     TargetTrackingPolicy,
 )
-from harness.setup import relative_action_ts
-from harness.traffic import integral, stage_starts
+from harness.profile.traffic import integral, stage_starts
 
 HORIZON_AFTER_LOAD_S = 3600.0
 RowKind = Literal["alarm", "capacity", "scheduled", "expectation", "note"]
@@ -486,7 +486,7 @@ def load_params(profile: Profile, path: str | None) -> ModelParams:
     """The profile's ``local.params`` with the fields of the YAML file ``path`` merged over them."""
     if path is None:
         return profile.local.params
-    from harness.calibrate import load_params_file
+    from harness.predict.calibrate import load_params_file
 
     fields = load_params_file(path)
     return ModelParams.model_validate({**profile.local.params.model_dump(), **fields})

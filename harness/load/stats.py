@@ -29,8 +29,8 @@ from typing import Any
 from hdrh.histogram import HdrHistogram
 
 from harness.profile import Stage
+from harness.profile.traffic import next_poisson_arrival, stage_integral
 from harness.record import Clock, LatencyMs, LoadInterval
-from harness.traffic import next_poisson_arrival, stage_integral
 
 # Request latencies: integer microseconds from 1 µs to one hour.
 LATENCY_LOWEST_US = 1
@@ -492,7 +492,7 @@ class ArrivalSchedule:
     rate from 0) reaches k - 1, so the first request goes when the load starts (as in the simulator, so a run and
     its prediction send at the same times) and the arrivals follow the rate exactly, evenly spaced at a constant
     rate, up to (not including) the end of the load;
-    ``poisson``: :func:`~harness.traffic.next_poisson_arrival` with a ``random.Random(seed)``.
+    ``poisson``: :func:`~harness.profile.traffic.next_poisson_arrival` with a ``random.Random(seed)``.
 
     ``part`` of ``parts`` (distributed load, one part per Locust worker): only the arrivals k (0, 1, ... of
     the whole schedule) with ``k % parts == part``; the parts of one seed partition the whole schedule

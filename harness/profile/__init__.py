@@ -29,7 +29,7 @@ from pydantic import (
 )
 
 from harness.autoscaling.params import ModelParams
-from harness.durations import parse_duration_s
+from harness.profile.durations import parse_duration_s
 
 Duration = Annotated[float, BeforeValidator(parse_duration_s)]
 AUTO = "auto"
@@ -345,7 +345,7 @@ class Stage(_Spec):
       a diurnal cycle with ``period: 1d``; ``phase`` (a duration, default 0) is where in the cycle the stage
       starts (``phase: 6h`` of ``1d`` starts at the crest). ``amplitude_rps`` ≤ ``mean_rps``.
     * ``replay``: the per-period request counts of a CSV ``file`` (path relative to the profile file;
-      see :mod:`harness.ratefile`: CloudWatch ``Invocations`` Sum per minute, console export or
+      see :mod:`harness.profile.ratefile`: CloudWatch ``Invocations`` Sum per minute, console export or
       ``timestamp,value``), times ``scale``, as a constant rate within each period. ``duration`` defaults to
       the file's length and may be shorter. Once read, the counts are kept in ``values`` (per
       ``values_period``, default 1m) so a dumped profile needs no file; ``values`` can also be written inline.
@@ -419,7 +419,7 @@ class Stage(_Spec):
         if self.values is None and self.file is None:
             raise ValueError("a replay stage needs file (a CSV of requests per minute) or values")
         if self.values is None:
-            from harness.ratefile import read_rate_csv
+            from harness.profile.ratefile import read_rate_csv
 
             base = (info.context or {}).get("base_dir") if info is not None else None
             path = Path(self.file or "")
@@ -621,7 +621,7 @@ class ScaledByExpectation(_WindowExpectation):
 
 
 class AgreesWithPredictionExpectation(_Expectation):
-    """The observed capacity follows the prediction (:mod:`harness.simulate` on the same profile and model
+    """The observed capacity follows the prediction (:mod:`harness.predict.simulate` on the same profile and model
     parameters, started at the run's own load start): every predicted capacity change is seen in the
     DescribeEndpoint samples within ±``tolerance`` of its predicted InService time, in the same order, and
     no other change is seen. ``instances``: a count within ± this many of the predicted one agrees
@@ -676,7 +676,7 @@ class CollectorSpec(_Spec):
 class PredictionSpec(_Spec):
     """Named tolerances of the windows derived from the prediction (``within: auto``).
 
-    The run simulates the profile (:mod:`harness.simulate`, with ``local.params`` and ``--params``)
+    The run simulates the profile (:mod:`harness.predict.simulate`, with ``local.params`` and ``--params``)
     from its own load start; an ``auto`` window is the predicted time from the anchor to the event
     (the moment the same check, run on the prediction, observes it) plus slack:
     ``window = predicted × (1 + relative_tolerance) + tolerance``. Defaults: ``tolerance`` 2m,

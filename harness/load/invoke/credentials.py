@@ -13,7 +13,7 @@ every ``recheck_s`` (60 s) of monotonic time: a refresh starts at most a minute 
 shared file keys) are fetched once.
 
 On a loopback host (the emulator) the credentials are the emulator's ``test``/``test`` unless
-``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY`` are set (as ``harness.loadgen`` does), so a developer's
+``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY`` are set (as ``harness.load.users`` does), so a developer's
 real AWS profile is never used against the emulator.
 """
 

@@ -2,7 +2,7 @@
 
 :func:`read_scaling` asks Application Auto Scaling (DescribeScalableTargets, DescribeScalingPolicies,
 DescribeScheduledActions) and CloudWatch (DescribeAlarms, for the alarms of step policies) through the
-clients of :func:`harness.aws.make_clients`, so ``plan`` and ``simulate`` can answer "what will my
+clients of :func:`harness.observe.aws.make_clients`, so ``plan`` and ``simulate`` can answer "what will my
 current AWS setup do under this traffic?" with :func:`with_live_scaling`. Failures raise
 :class:`~harness.errors.InfrastructureError` (AWS's message) or :class:`~harness.errors.ConfigError`
 (no scalable target, or a policy this model cannot represent).
@@ -14,8 +14,9 @@ from typing import Any
 
 import botocore.exceptions
 
-from harness.aws import Clients
 from harness.errors import ConfigError, InfrastructureError
+from harness.observe.aws import Clients
+from harness.observe.setup import DIMENSION, NAMESPACE
 from harness.profile import (
     AlarmSpec,
     MetricSpec,
@@ -26,7 +27,6 @@ from harness.profile import (
     StepSpec,
     TargetTrackingPolicy,
 )
-from harness.setup import DIMENSION, NAMESPACE
 
 
 def _pages(client: Any, operation: str, key: str, **kwargs: Any) -> list[dict[str, Any]]:

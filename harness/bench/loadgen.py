@@ -3,7 +3,7 @@
 The emulator runs as a child process pinned to CPU 1 (speed 1, one endpoint that never refuses: no model
 latency, huge concurrency and queue); each user type runs in turn as a headless Locust child pinned to CPU 0,
 closed loop (``wait_time = constant(0)``), ``USERS`` users. Inside the Locust child
-(``harness.bench_users``) a greenlet takes two snapshots ``WARMUP_S`` and ``WARMUP_S + WINDOW_S`` seconds after
+(``harness.bench.users``) a greenlet takes two snapshots ``WARMUP_S`` and ``WARMUP_S + WINDOW_S`` seconds after
 the test starts: Locust's request count, its own CPU time and the emulator's CPU time (``/proc/<pid>/stat``),
 so rate and CPU per request exclude start-up (imports) and ramp-up. The user types run interleaved ``ROUNDS``
 times and the fastest window of each counts (pinning keeps the two processes apart, not other load off the
@@ -68,7 +68,7 @@ class Window:
 
 
 def parse_window(data: dict[str, dict[str, float]]) -> Window:
-    """The JSON ``harness.bench_users`` writes (two snapshots) as a :class:`Window`."""
+    """The JSON ``harness.bench.users`` writes (two snapshots) as a :class:`Window`."""
     first, last = data["first"], data["last"]
     return Window(seconds=last["t"] - first["t"], requests=int(last["requests"] - first["requests"]),
                   failures=int(last["failures"] - first["failures"]), loadgen_cpu_s=last["cpu"] - first["cpu"],
@@ -166,7 +166,7 @@ def _run_locust(user_class: str, url: str, server_pid: int, folder: Path) -> Win
                SCALECHECK_BENCH_WARMUP_S=str(WARMUP_S), SCALECHECK_BENCH_WINDOW_S=str(WINDOW_S),
                AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test")
     env.pop("AWS_SESSION_TOKEN", None)
-    users_file = Path(__file__).with_name("bench_users.py")
+    users_file = Path(__file__).with_name("users.py")
     cmd = [sys.executable, "-m", "locust", "-f", str(users_file), user_class, "--headless", "-u", str(USERS),
            "-r", str(USERS), "-t", f"{RUN_S}s", "--host", url, "--only-summary", "--loglevel", "WARNING",
            "--stop-timeout", "1"]

@@ -28,8 +28,8 @@ from typing import Any
 
 from botocore.utils import percent_encode
 
-from harness.invoke.credentials import CredentialSource
-from harness.invoke.sigv4 import SERVICE, Credentials, Template, amz_date, authorization, host_from_url
+from harness.load.invoke.credentials import CredentialSource
+from harness.load.invoke.sigv4 import SERVICE, Credentials, Template, amz_date, authorization, host_from_url
 
 INVOKE = "InvokeEndpoint"
 INVOKE_ASYNC = "InvokeEndpointAsync"

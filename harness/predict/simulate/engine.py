@@ -1,4 +1,4 @@
-"""The simulator proper: see the package docstring (:mod:`harness.simulate`) for what a prediction assumes."""
+"""The simulator proper: see the package docstring (:mod:`harness.predict.simulate`) for what a prediction assumes."""
 
 from __future__ import annotations
 
@@ -15,11 +15,19 @@ from botocore.validate import ParamValidator
 
 from harness.autoscaling.metrics import MetricKey
 from harness.autoscaling.params import ModelParams
-from harness.collector import metric_queries
 from harness.emulator.app import Emulator
 from harness.emulator.protocol import AwsError, Call, service_model
 from harness.errors import ConfigError
+from harness.observe.collector import metric_queries
+from harness.observe.setup import (
+    alarm_request,
+    endpoint_config_request,
+    scheduled_action_request,
+    step_policy_request,
+    target_tracking_request,
+)
 from harness.profile import Profile, Stage, StepPolicy, TargetTrackingPolicy
+from harness.profile.traffic import integral, stage_starts
 from harness.record import (
     STREAMS,
     RunFolder,
@@ -29,14 +37,6 @@ from harness.record import (
     run_folder_name,
     write_json_atomic,
 )
-from harness.setup import (
-    alarm_request,
-    endpoint_config_request,
-    scheduled_action_request,
-    step_policy_request,
-    target_tracking_request,
-)
-from harness.traffic import integral, stage_starts
 
 SETTLE_S = 60.0  # the endpoint is InService with its scaling applied this long before the load starts
 TICK_S = 10.0  # traffic and load.jsonl intervals; divides the 60 s metric period
@@ -123,7 +123,7 @@ class _Rate:
         return self.spans[self.i][2].name if self.i < len(self.spans) else None
 
     def integral(self, a: float, b: float) -> float:
-        """Requests offered over ``[a, b)``: :func:`harness.traffic.integral` (exact for every stage kind; the
+        """Requests offered over ``[a, b)``: :func:`harness.profile.traffic.integral` (exact for every stage kind; the
         simulator's arrivals are deterministic even with ``traffic.arrivals: poisson``)."""
         self.stage(a)
         if self.i >= len(self.spans):
@@ -235,7 +235,7 @@ def simulate(profile: Profile, params: ModelParams | None = None, *, load_start_
         planned, problem = plan_relative_actions(profile, load_start, load_start)
         if problem is not None:
             raise SimulationError(problem)
-        from harness.setup import at_expression
+        from harness.observe.setup import at_expression
 
         for fire_ts, action in planned:
             schedule = at_expression(fire_ts)
