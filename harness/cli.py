@@ -190,7 +190,10 @@ def _print_scenarios(scenarios: ScenariosResult) -> None:
 def cmd_check(args: argparse.Namespace) -> int:
     from harness import checks
     from harness.profile import ProfileError
-    from harness.run import is_scenarios_parent, recheck, scenario_folders, worst_exit_code, write_comparison_of
+    from harness.record import is_scenarios_parent, scenario_folders
+    from harness.report.compare import write_comparison_of
+    from harness.report.conclude import recheck
+    from harness.run import worst_exit_code
 
     run_dir = Path(args.run_dir)
     try:
@@ -217,9 +220,9 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from harness.record import RunFolder
+    from harness.record import RunFolder, is_scenarios_parent, scenario_folders
+    from harness.report.compare import write_comparison_of
     from harness.report.html import write_report
-    from harness.run import is_scenarios_parent, scenario_folders, write_comparison_of
 
     run_dir = Path(args.run_dir)
     try:
@@ -253,7 +256,7 @@ def profile_summary(profile: Profile) -> list[str]:
     """What a profile would do, line by line: endpoint, load, policies, scheduled actions, scenarios,
     expectations (``scalecheck validate``)."""
     from harness.checks import source_text
-    from harness.observe.setup import describe_action, describe_policy
+    from harness.profile.aws_requests import describe_action, describe_policy
 
     ep, s = profile.endpoint, profile.scaling
     start = f", starting at {s.start_capacity}" if s.start_capacity is not None else ""
@@ -355,8 +358,9 @@ def _live_scaling(args: argparse.Namespace, profile: Profile) -> Profile:
 def cmd_simulate(args: argparse.Namespace) -> int:
     """Predict PROFILE; prints each predicted capacity change (T+ after load_start) and the verdicts.
     Exits like a run would with the predicted verdicts (0 / 99 / 100), 104 for a bad profile or --params."""
-    from harness.checks import exit_code, format_span
+    from harness.checks import exit_code
     from harness.predict.simulate import simulate_profile
+    from harness.profile.durations import format_span
 
     outcome = _modelled(args, lambda profile, params: (profile, *simulate_profile(
         profile, Path(args.reports), params, say=lambda m: None)))

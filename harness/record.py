@@ -298,6 +298,34 @@ def write_json_atomic(path: Path, data: Any) -> None:
     os.replace(tmp, path)
 
 
+SCENARIOS_INDEX = "scenarios.json"  # in the parent folder of a profile's scenarios: their run folders, in order
+
+
+def write_scenarios_index(parent: Path, profile_name: str, folders: list[tuple[str, Path]]) -> None:
+    """Write ``scenarios.json`` of a scenarios parent folder: ``(scenario name, run folder)`` in run order."""
+    write_json_atomic(Path(parent) / SCENARIOS_INDEX, {
+        "profile": profile_name, "scenarios": [{"name": n, "folder": Path(f).name} for n, f in folders]})
+
+
+def is_scenarios_parent(path: Path) -> bool:
+    """Whether ``path`` is the parent folder of a scenarios run (it holds ``scenarios.json``)."""
+    return (Path(path) / SCENARIOS_INDEX).is_file()
+
+
+def scenario_folders(parent: Path) -> list[tuple[str, Path]]:
+    """``(scenario name, run folder)`` of a scenarios parent folder, in run order; ``ValueError`` when its
+    index is unreadable or names no scenario."""
+    path = Path(parent) / SCENARIOS_INDEX
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        entries = [(str(e["name"]), Path(parent) / str(e["folder"])) for e in data["scenarios"]]
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise ValueError(f"{path}: not a readable scenarios index ({err})") from None
+    if not entries:
+        raise ValueError(f"{path}: no scenario ran (the run was interrupted before the first one)")
+    return entries
+
+
 class StreamWriter:
     """Appends records to one ``*.jsonl`` stream, flushing each line."""
 

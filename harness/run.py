@@ -28,7 +28,6 @@ scenario starts from the same state; then ``scenarios.json`` and ``comparison.ht
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -45,8 +44,11 @@ from harness.emulator.process import EmulatorProcess
 from harness.errors import ConfigError
 from harness.observe.aws import Clients, Target, check_access, emulator_clock, make_clients
 from harness.observe.collector import Collector
-from harness.observe.setup import prepare, put_relative_action, relative_action_ts
-from harness.profile import Profile, ScheduledActionSpec
+from harness.observe.setup import prepare, put_relative_action
+from harness.profile import Profile
+from harness.profile.aws_requests import plan_relative_actions
+from harness.profile.budget import observation_budget_s
+from harness.profile.durations import format_span
 from harness.profile.traffic import stage_starts
 from harness.record import (
     Clock,
@@ -58,10 +60,10 @@ from harness.record import (
     StageSpan,
     Verdict,
     run_folder_name,
-    write_json_atomic,
+    write_scenarios_index,
 )
-from harness.report.html import write_report
-from harness.report.junit import write_junit
+from harness.report.compare import write_comparison
+from harness.report.conclude import conclude
 
 STATUS_EVERY_WALL_S = 5.0
 WORKERS_WAIT_S = 600  # how long a --master waits for its workers to connect (Locust --expect-workers-max-wait)
@@ -136,64 +138,6 @@ def _apply_events(recorded: Recorded, profile: Profile) -> RunInfo:
     stages = [StageSpan(name=n, start_ts=s, end_ts=e) for n, s, e in stage_starts(profile.traffic.stages, start)]
     return run.model_copy(update={"load_start_ts": start, "load_end_ts": stop, "first_request_ts": first,
                                   "stages": stages})
-
-
-def plan_relative_actions(profile: Profile, load_start_ts: float,
-                          now_ts: float) -> tuple[list[tuple[float, ScheduledActionSpec]], str | None]:
-    """When each relative ``at`` action fires (endpoint time, soonest first), or why the run must abort:
-    one of them is already past at ``now_ts`` (an ``at()`` in the past would never fire)."""
-    planned = sorted(((relative_action_ts(a, profile, load_start_ts), a)
-                      for a in profile.scaling.scheduled_actions if a.at is not None), key=lambda x: x[0])
-    for fire_ts, action in planned:
-        if round(fire_ts) <= now_ts:
-            return planned, (f"scheduled action {action.name!r} (at {action.at}) would fire at "
-                             f"{_utc_text(fire_ts)} UTC, {checks.format_span(now_ts - fire_ts)} before the run "
-                             f"could put it ({_utc_text(now_ts)} UTC); give it a later offset, "
-                             f"e.g. {action.anchor}+1m")
-    return planned, None
-
-
-AUTO_WINDOW_BUDGET_S = 3600.0
-
-
-def _within_s(exp: object) -> float | None:
-    """An expectation's ``within`` for budgeting: ``auto`` counts as :data:`AUTO_WINDOW_BUDGET_S`."""
-    if getattr(exp, "auto_window", False):
-        return AUTO_WINDOW_BUDGET_S
-    return getattr(exp, "within_s", None)
-
-
-def observation_budget_s(profile: Profile) -> float:
-    """Endpoint seconds after the load starts by which every expectation's window has closed, generously:
-    the latest anchor (``load_end`` / ``first_request`` at the load's end at worst, ``backlog_empty``
-    after a drain as long as the longest ``backlog_drained`` window, or the load again) plus its
-    ``within`` / ``offset`` (an ``auto`` window, not known before the prediction, counts as
-    :data:`AUTO_WINDOW_BUDGET_S`; ``agrees_with_prediction`` as that after load end), plus two sample
-    gaps and a metrics interval. The run's hard stop, and how long a prediction looks."""
-    duration = profile.traffic.duration_s
-    stages = {name: start for name, start, _end in stage_starts(profile.traffic.stages, 0.0)}
-    drain = max((float(_within_s(e) or 0.0) for e in profile.expectations if e.type == "backlog_drained"),
-                default=duration)
-
-    def anchor_s(anchor: str) -> float:
-        if anchor == "load_start":
-            return 0.0
-        if anchor == "backlog_empty":
-            return duration + drain
-        if anchor.startswith("stage:"):
-            return stages.get(anchor.removeprefix("stage:"), duration)
-        return duration  # load_end, first_request (at the latest)
-
-    horizon = duration
-    for exp in profile.expectations:
-        if exp.type == "agrees_with_prediction":
-            horizon = max(horizon, duration + AUTO_WINDOW_BUDGET_S)
-        anchor = getattr(exp, "after", None) or getattr(exp, "at", None)
-        window = float(_within_s(exp) or getattr(exp, "offset_s", None) or 0.0)
-        if isinstance(anchor, str):
-            horizon = max(horizon, anchor_s(anchor) + window)
-    c = profile.collector
-    return horizon + 2 * c.max_sample_gap_s + c.metrics_interval_s
 
 
 class Runner:
@@ -348,9 +292,9 @@ class Runner:
         except Exception as err:  # the run goes on; the checks that need the prediction say why they cannot
             self.say(f"prediction failed: {type(err).__name__}: {err}")
             return PredictionInfo(folder=None, error=f"{type(err).__name__}: {err}")
-        changes = ", ".join(f"{c.from_count}→{c.to_count} at T+{checks.format_span(c.end_ts - load_start_ts)}"
+        changes = ", ".join(f"{c.from_count}→{c.to_count} at T+{format_span(c.end_ts - load_start_ts)}"
                             for c in info.changes) or "no capacity change"
-        windows = "".join(f"; {label}: within {checks.format_span(w)}" for label, w in info.windows.items())
+        windows = "".join(f"; {label}: within {format_span(w)}" for label, w in info.windows.items())
         self.say(f"prediction ({time.monotonic() - began:.1f} s): {changes}{windows}")
         return info
 
@@ -380,7 +324,7 @@ class Runner:
             parts = ["starting the load"]
         else:
             t = clock.endpoint_ts() - run.load_start_ts
-            parts = [f"load_start+{checks.format_span(t)}"]
+            parts = [f"load_start+{format_span(t)}"]
         if load is not None and (run.load_end_ts is None):
             parts.append(f"load {load.stage or '-'} {load.achieved_rps:.2f}/{load.offered_rps:.2f} rps"
                          + (f" ({load.dropped} dropped)" if load.dropped else ""))
@@ -523,9 +467,6 @@ def worst_exit_code(codes: list[int]) -> int:
     return max(codes, key=lambda c: _SEVERITY.get(c, 4), default=exitcodes.OK)
 
 
-SCENARIOS_INDEX = "scenarios.json"
-
-
 @dataclass(frozen=True)
 class ScenarioRun:
     name: str
@@ -586,60 +527,11 @@ def run_scenarios(profile: Profile, profile_path: Path, options: RunOptions,
 
 def _index_and_compare(parent: Path, profile_name: str, folders: list[tuple[str, Path]],
                        say: Callable[[str], None]) -> Path | None:
-    write_json_atomic(parent / SCENARIOS_INDEX, {
-        "profile": profile_name, "scenarios": [{"name": n, "folder": f.name} for n, f in folders]})
+    write_scenarios_index(parent, profile_name, folders)
     if not folders:
         return None
     try:
-        from harness.report.compare import write_comparison
-
         return write_comparison(parent, [f for _n, f in folders])
     except Exception as err:  # the run folders are what matters; a broken comparison must not lose them
         say(f"could not write the comparison: {type(err).__name__}: {err}")
         return None
-
-
-def is_scenarios_parent(path: Path) -> bool:
-    """Whether ``path`` is the parent folder of a scenarios run (it holds ``scenarios.json``)."""
-    return (Path(path) / SCENARIOS_INDEX).is_file()
-
-
-def scenario_folders(parent: Path) -> list[tuple[str, Path]]:
-    """``(scenario name, run folder)`` of a scenarios parent folder, in run order."""
-    path = Path(parent) / SCENARIOS_INDEX
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        entries = [(str(e["name"]), Path(parent) / str(e["folder"])) for e in data["scenarios"]]
-    except (OSError, ValueError, KeyError, TypeError) as err:
-        raise ValueError(f"{path}: not a readable scenarios index ({err})") from None
-    if not entries:
-        raise ValueError(f"{path}: no scenario ran (the run was interrupted before the first one)")
-    return entries
-
-
-def write_comparison_of(parent: Path) -> Path:
-    """Rewrite ``comparison.html`` of a scenarios parent folder from its run folders."""
-    from harness.report.compare import write_comparison
-
-    return write_comparison(Path(parent), [f for _n, f in scenario_folders(parent)])
-
-
-def conclude(folder: RunFolder, recorded: Recorded, profile: Profile, *, report: bool = True) -> list[Verdict]:
-    """The end of every run folder (a run, ``scalecheck check``, a prediction): final verdicts into
-    verdicts.json and junit.xml, and (``report``) report.html."""
-    verdicts = checks.evaluate(recorded, profile, final=True).verdicts
-    folder.write_verdicts(verdicts)
-    write_junit(folder)
-    if report:
-        write_report(folder)
-    return verdicts
-
-
-def recheck(folder_path: Path) -> tuple[RunFolder, list[Verdict]]:
-    """Recompute verdicts, JUnit and report from a run folder alone (``scalecheck check``)."""
-    from harness.profile import parse_profile
-
-    folder = RunFolder(folder_path)
-    recorded = folder.load()
-    profile = parse_profile(recorded.run.profile, str(folder_path / "run.json"))
-    return folder, conclude(folder, recorded, profile, report=False)

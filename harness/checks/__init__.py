@@ -151,7 +151,7 @@ from harness import exitcodes
 from harness.checks.activities import check_scaled_by
 from harness.checks.backlog import check_backlog_drained
 from harness.checks.capacity import check_window
-from harness.checks.common import AnyExpectation, Outcome, format_span, source_text
+from harness.checks.common import AnyExpectation, Outcome, source_text
 from harness.checks.instances import check_capacity_at, check_max_instances
 from harness.checks.load import check_error_rate
 from harness.checks.prediction import check_agrees_with_prediction, check_auto_window
@@ -159,7 +159,7 @@ from harness.load.stats import invalid_load_reason
 from harness.profile import Profile
 from harness.record import Recorded, Verdict
 
-__all__ = ["Evaluation", "evaluate", "exit_code", "format_span", "invalid_load", "source_text"]
+__all__ = ["Evaluation", "evaluate", "exit_code", "invalid_load", "source_text"]
 
 _CHECKS: dict[str, Callable[[Any, Recorded, Profile, bool], Outcome]] = {
     "scale_out": check_window,

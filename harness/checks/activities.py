@@ -6,8 +6,9 @@ import re
 from typing import Any
 
 from harness.checks.anchors import trigger_or_outcome
-from harness.checks.common import Bounds, Outcome, format_span, instances, observed_until, verdict
+from harness.checks.common import Bounds, Outcome, instances, observed_until, verdict
 from harness.profile import Profile, ScaledByExpectation
+from harness.profile.durations import format_span
 from harness.record import Activity, Recorded, VerdictStatus
 
 # Application Auto Scaling's Cause for a policy-driven activity (aws-semantics §4); the policy name

@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any
 
-from harness.checks.common import AnyExpectation, Outcome, format_span, verdict
+from harness.checks.common import AnyExpectation, Outcome, verdict
 from harness.profile import Profile
+from harness.profile.durations import format_span
 from harness.record import MetricPoint, Recorded
 
 BACKLOG_METRIC = "ApproximateBacklogSize"

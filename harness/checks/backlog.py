@@ -6,8 +6,9 @@ from itertools import pairwise
 from typing import Any
 
 from harness.checks.anchors import BACKLOG_METRIC, backlog_series, trigger_or_outcome
-from harness.checks.common import Outcome, format_span, verdict
+from harness.checks.common import Outcome, verdict
 from harness.profile import BacklogDrainedExpectation, Profile
+from harness.profile.durations import format_span
 from harness.record import Recorded, VerdictStatus
 
 # How many metric periods after a period closes CloudWatch may take to publish its datapoint.

@@ -8,7 +8,7 @@ from itertools import pairwise
 from typing import Any, NamedTuple
 
 from harness.checks.anchors import trigger_or_outcome
-from harness.checks.common import Bounds, Outcome, format_span, instances, verdict
+from harness.checks.common import Bounds, Outcome, instances, verdict
 from harness.profile import (
     Profile,
     ScaleFromZeroExpectation,
@@ -16,6 +16,7 @@ from harness.profile import (
     ScaleOutExpectation,
     ScaleToZeroExpectation,
 )
+from harness.profile.durations import format_span
 from harness.record import Recorded, Verdict, VerdictStatus
 
 WindowExpectation = ScaleOutExpectation | ScaleInExpectation | ScaleFromZeroExpectation | ScaleToZeroExpectation

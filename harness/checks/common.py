@@ -19,6 +19,7 @@ from harness.profile import (
     ScaleOutExpectation,
     ScaleToZeroExpectation,
 )
+from harness.profile.durations import format_span
 from harness.record import Recorded, Verdict, VerdictStatus
 
 AnyExpectation = (ScaleOutExpectation | ScaleInExpectation | ErrorRateExpectation | ScaleFromZeroExpectation
@@ -38,17 +39,6 @@ class Outcome(NamedTuple):
 def verdict(exp: AnyExpectation, status: VerdictStatus, summary: str, **evidence: Any) -> Verdict:
     return Verdict(name=exp.label, kind=exp.type, status=status, summary=summary,
                    source=source_text(exp), **evidence)
-
-
-def format_span(seconds: float) -> str:
-    """Compact signed duration: ``720`` → ``12m``, ``552`` → ``9m12s``, ``12.5`` → ``12.5s``."""
-    sign, seconds = ("-" if seconds < 0 else ""), abs(seconds)
-    if seconds < 60 and seconds != int(seconds):
-        return f"{sign}{seconds:.3g}s"
-    h, rem = divmod(int(round(seconds)), 3600)
-    m, s = divmod(rem, 60)
-    text = (f"{h}h" if h else "") + (f"{m}m" if m else "") + (f"{s}s" if s else "")
-    return sign + (text or "0s")
 
 
 def relative(anchor: str, offset_s: float) -> str:

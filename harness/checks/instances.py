@@ -6,8 +6,9 @@ from itertools import pairwise
 from typing import Any
 
 from harness.checks.anchors import trigger_or_outcome
-from harness.checks.common import Bounds, Outcome, format_span, instances, observed_until, verdict, wanted
+from harness.checks.common import Bounds, Outcome, instances, observed_until, verdict, wanted
 from harness.profile import CapacityAtExpectation, MaxInstancesExpectation, Profile
+from harness.profile.durations import format_span
 from harness.record import EndpointSample, Recorded
 
 

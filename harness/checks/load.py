@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.checks.common import Outcome, format_span, verdict
+from harness.checks.common import Outcome, verdict
 from harness.profile import ErrorRateExpectation, Profile
+from harness.profile.durations import format_span
 from harness.record import LoadInterval, Recorded, RunInfo
 
 

@@ -14,8 +14,9 @@ from harness.checks.activities import check_scaled_by
 from harness.checks.anchors import trigger_or_outcome
 from harness.checks.backlog import check_backlog_drained
 from harness.checks.capacity import check_window, points_of
-from harness.checks.common import AnyExpectation, Outcome, format_span, instances, source_text, verdict
+from harness.checks.common import AnyExpectation, Outcome, instances, source_text, verdict
 from harness.profile import AgreesWithPredictionExpectation, Profile
+from harness.profile.durations import format_span
 from harness.record import PredictedChange, PredictionInfo, Recorded
 
 # The window the probe of a derived window gets: the event is looked for this long after its anchor.

@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any
 from harness.autoscaling.actions import Policy
 from harness.autoscaling.entities import ActivityRecord, ScalableTarget, parse_resource_id
 from harness.autoscaling.step import StepPolicy
-from harness.emulator.app import to_datetime
 from harness.emulator.protocol import AwsError, Call
 from harness.emulator.sagemaker import world_errors
+from harness.emulator.timestamps import to_datetime
 
 if TYPE_CHECKING:
     from harness.emulator.app import Emulator
@@ -30,12 +30,9 @@ def register(emu: Emulator) -> None:
         "DescribeScalingActivities": describe_scaling_activities,
     }
     emu.register_ops("application-autoscaling", ops)
-    from harness.emulator import aas_scheduled  # imports this module's helpers
-
-    aas_scheduled.register(emu)
 
 
-def _page(items: list[dict[str, Any]], params: dict[str, Any], key: str, limit: int) -> dict[str, Any]:
+def page(items: list[dict[str, Any]], params: dict[str, Any], key: str, limit: int) -> dict[str, Any]:
     size = limit if params.get("MaxResults") is None else int(params["MaxResults"])
     if not 1 <= size <= limit:
         raise AwsError("ValidationException", f"MaxResults must be between 1 and {limit}; got {size}")
@@ -50,7 +47,7 @@ def _page(items: list[dict[str, Any]], params: dict[str, Any], key: str, limit: 
     return out
 
 
-def _check_resource_id(params: dict[str, Any]) -> None:
+def check_resource_id(params: dict[str, Any]) -> None:
     """A malformed SageMaker ResourceId is a ValidationException, before any lookup (else ObjectNotFound)."""
     if params["ServiceNamespace"] == "sagemaker":
         with world_errors():
@@ -59,7 +56,7 @@ def _check_resource_id(params: dict[str, Any]) -> None:
 
 def register_scalable_target(emu: Emulator, call: Call) -> dict[str, Any]:
     p = call.params
-    _check_resource_id(p)
+    check_resource_id(p)
     now = emu.now()
     with emu.lock, world_errors():
         existing = emu.world.targets.get(p["ResourceId"])
@@ -78,7 +75,7 @@ def register_scalable_target(emu: Emulator, call: Call) -> dict[str, Any]:
 
 def deregister_scalable_target(emu: Emulator, call: Call) -> dict[str, Any]:
     p = call.params
-    _check_resource_id(p)
+    check_resource_id(p)
     now = emu.now()
     with emu.lock, world_errors():
         emu.world.deregister_target(p["ServiceNamespace"], p["ResourceId"], p["ScalableDimension"], now)
@@ -99,7 +96,7 @@ def describe_scalable_targets(emu: Emulator, call: Call) -> dict[str, Any]:
                    and (not p.get("ResourceIds") or t.resource_id in p["ResourceIds"])
                    and (not p.get("ScalableDimension") or t.dimension == p["ScalableDimension"])]
         items = [_target_shape(t) for t in sorted(targets, key=lambda t: t.created_ts)]
-    return _page(items, p, "ScalableTargets", 50)
+    return page(items, p, "ScalableTargets", 50)
 
 
 # PolicyType -> (its configuration member, the model's put method)
@@ -119,7 +116,7 @@ def put_scaling_policy(emu: Emulator, call: Call) -> dict[str, Any]:
     config = p.get(member)
     if not config:
         raise AwsError("ValidationException", f"{member} is required for a {policy_type} policy.")
-    _check_resource_id(p)
+    check_resource_id(p)
     now = emu.now()
     with emu.lock, world_errors():
         policy = getattr(emu.world, put)(
@@ -132,7 +129,7 @@ def put_scaling_policy(emu: Emulator, call: Call) -> dict[str, Any]:
 
 def delete_scaling_policy(emu: Emulator, call: Call) -> dict[str, Any]:
     p = call.params
-    _check_resource_id(p)
+    check_resource_id(p)
     now = emu.now()
     with emu.lock, world_errors():
         emu.world.delete_policy(p["PolicyName"], p["ServiceNamespace"], p["ResourceId"], p["ScalableDimension"], now)
@@ -167,7 +164,7 @@ def describe_scaling_policies(emu: Emulator, call: Call) -> dict[str, Any]:
                     and (not p.get("ResourceId") or pol.resource_id == p["ResourceId"])
                     and (not p.get("ScalableDimension") or pol.dimension == p["ScalableDimension"])]
         items = [_policy_shape(emu, pol) for pol in sorted(policies, key=lambda x: x.created_ts)]
-    return _page(items, p, "ScalingPolicies", 50)
+    return page(items, p, "ScalingPolicies", 50)
 
 
 def _activity_shape(a: ActivityRecord) -> dict[str, Any]:
@@ -194,4 +191,4 @@ def describe_scaling_activities(emu: Emulator, call: Call) -> dict[str, Any]:
                 if a.namespace == p["ServiceNamespace"]
                 and (not p.get("ScalableDimension") or a.dimension == p["ScalableDimension"])]
         items = [_activity_shape(a) for a in acts]
-    return _page(items, p, "ScalingActivities", 50)
+    return page(items, p, "ScalingActivities", 50)

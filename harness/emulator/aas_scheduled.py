@@ -9,10 +9,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from harness.autoscaling.scheduled import ScheduledAction
-from harness.emulator.aas import _check_resource_id, _page
-from harness.emulator.app import to_datetime, to_epoch
+from harness.emulator.aas import check_resource_id, page
 from harness.emulator.protocol import Call
 from harness.emulator.sagemaker import world_errors
+from harness.emulator.timestamps import to_datetime, to_epoch
 
 if TYPE_CHECKING:
     from harness.emulator.app import Emulator
@@ -33,7 +33,7 @@ def _epoch_or_none(value: Any) -> float | None:
 
 def put_scheduled_action(emu: Emulator, call: Call) -> dict[str, Any]:
     p = call.params
-    _check_resource_id(p)
+    check_resource_id(p)
     action = p.get("ScalableTargetAction") or {}
     now = emu.now()
     with emu.lock, world_errors():
@@ -47,7 +47,7 @@ def put_scheduled_action(emu: Emulator, call: Call) -> dict[str, Any]:
 
 def delete_scheduled_action(emu: Emulator, call: Call) -> dict[str, Any]:
     p = call.params
-    _check_resource_id(p)
+    check_resource_id(p)
     now = emu.now()
     with emu.lock, world_errors():
         emu.world.delete_scheduled_action(p["ScheduledActionName"], p["ServiceNamespace"], p["ResourceId"],
@@ -82,4 +82,4 @@ def describe_scheduled_actions(emu: Emulator, call: Call) -> dict[str, Any]:
                    and (not p.get("ResourceId") or a.resource_id == p["ResourceId"])
                    and (not p.get("ScalableDimension") or a.dimension == p["ScalableDimension"])]
         items = [_action_shape(a) for a in sorted(actions, key=lambda a: a.created_ts)]
-    return _page(items, p, "ScheduledActions", 50)
+    return page(items, p, "ScheduledActions", 50)

@@ -25,11 +25,12 @@ import functools
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from harness.autoscaling.params import ModelParams
 from harness.autoscaling.world import World
+from harness.emulator import aas, aas_scheduled, cloudwatch, runtime, s3, sagemaker
+from harness.emulator.fastpath import FastInvoke, attach
 from harness.emulator.protocol import Call, Router
 
 DEFAULT_PORT = 4566
@@ -65,22 +66,6 @@ class EmulatorClock:
             time.sleep(endpoint_s / self.speed)
 
 
-def to_millis(ts: float) -> int:
-    """Endpoint time in whole milliseconds: the precision AWS timestamps have on the wire."""
-    return round(ts * 1000)
-
-
-def to_datetime(ts: float) -> datetime:
-    """A response timestamp, at AWS's millisecond precision (so a client can send it back as a bound)."""
-    return datetime.fromtimestamp(to_millis(ts) / 1000, tz=UTC)
-
-
-def to_epoch(value: Any) -> float:
-    if isinstance(value, datetime):
-        return value.timestamp()
-    return float(value)
-
-
 class Emulator:
     """SageMaker + SageMaker Runtime + Application Auto Scaling + CloudWatch + S3, emulated."""
 
@@ -95,8 +80,6 @@ class Emulator:
         self.router = Router(DEFAULT_CREDENTIALS if credentials is None else credentials)
         self.models: dict[str, dict[str, Any]] = {}
         self.endpoint_configs: dict[str, dict[str, Any]] = {}
-        from harness.emulator import aas, cloudwatch, runtime, s3, sagemaker
-
         self.s3 = s3.ObjectStore()
         # InvokeEndpointAsync details the model does not keep (Accept), by inference id, until written
         self.async_requests: dict[str, dict[str, Any]] = {}
@@ -105,14 +88,12 @@ class Emulator:
         self._tick_s = tick_s
         self._stop = threading.Event()
         self._ticker: threading.Thread | None = None
-        for module in (sagemaker, runtime, aas, cloudwatch, s3):
+        for module in (sagemaker, runtime, aas, aas_scheduled, cloudwatch, s3):
             module.register(self)
         self.router.register_raw("GET", "/_emulator/health", lambda _params: (200, {"ok": True}))
         self.router.register_raw("GET", "/_emulator/clock", self._clock_route)
         self.router.register_raw("GET", "/_emulator/truth", self._truth_route)
         if clock is None:  # wall-clock time: the HTTP server may answer InvokeEndpoint from a timer
-            from harness.emulator.fastpath import FastInvoke, attach
-
             attach(self.router, FastInvoke(self))
 
     def register_ops(self, service: str, ops: dict[str, Callable[[Emulator, Call], dict[str, Any]]]) -> None:
@@ -134,9 +115,7 @@ class Emulator:
             self.world.advance(now)
             results = self.world.drain_async_results()
         if results:
-            from harness.emulator.runtime import write_async_results
-
-            write_async_results(self, results)
+            runtime.write_async_results(self, results)
         return now
 
     def start_ticker(self) -> None:

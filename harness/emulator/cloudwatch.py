@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 from harness.autoscaling.alarms import Alarm
 from harness.autoscaling.metrics import STATISTICS, MetricKey
-from harness.emulator.app import to_datetime, to_epoch
 from harness.emulator.protocol import AwsError, Call
 from harness.emulator.sagemaker import world_errors
+from harness.emulator.timestamps import to_datetime, to_epoch
 
 if TYPE_CHECKING:
     from harness.emulator.app import Emulator

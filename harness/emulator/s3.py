@@ -40,8 +40,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from harness.emulator.app import to_datetime
 from harness.emulator.protocol import AwsError, Call
+from harness.emulator.timestamps import to_datetime
 
 if TYPE_CHECKING:
     from harness.emulator.app import Emulator

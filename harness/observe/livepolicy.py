@@ -16,7 +16,6 @@ import botocore.exceptions
 
 from harness.errors import ConfigError, InfrastructureError
 from harness.observe.aws import Clients
-from harness.observe.setup import DIMENSION, NAMESPACE
 from harness.profile import (
     AlarmSpec,
     MetricSpec,
@@ -27,6 +26,7 @@ from harness.profile import (
     StepSpec,
     TargetTrackingPolicy,
 )
+from harness.profile.aws_requests import DIMENSION, NAMESPACE
 
 
 def _pages(client: Any, operation: str, key: str, **kwargs: Any) -> list[dict[str, Any]]:

@@ -15,8 +15,8 @@
   :func:`at_expression`);
 - ``scaling.start_capacity``: the variant set to that many instances, waited for.
 
-The request builders (``*_request``) are pure functions of the profile, so they are unit-tested
-without AWS. Progress goes to ``say``; failures raise :class:`~harness.errors.InfrastructureError`
+The requests come from :mod:`harness.profile.aws_requests` (pure, unit-tested without AWS). Progress
+goes to ``say``; failures raise :class:`~harness.errors.InfrastructureError`
 (AWS's own message) or :class:`~harness.errors.ConfigError` (naming the profile field).
 """
 
@@ -24,28 +24,27 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 import botocore.exceptions
 
 from harness.errors import ConfigError, InfrastructureError
 from harness.observe.aws import Clients
-from harness.profile import (
-    AlarmSpec,
-    MetricSpec,
-    Profile,
-    ScheduledActionSpec,
-    StepPolicy,
-    TargetTrackingPolicy,
+from harness.profile import Profile, ScheduledActionSpec, TargetTrackingPolicy
+from harness.profile.aws_requests import (
+    ALARM_MARK,
+    alarm_request,
+    at_expression,
+    describe_action,
+    describe_policy,
+    endpoint_config_request,
+    s3_bucket,
+    scheduled_action_request,
+    step_policy_request,
+    target_ids,
+    target_tracking_request,
 )
-from harness.profile.traffic import stage_starts
 from harness.record import Clock
-
-NAMESPACE = "sagemaker"
-DIMENSION = "sagemaker:variant:DesiredInstanceCount"
-# AlarmDescription of the alarms scalecheck puts for step policies: only those are ever deleted by it.
-ALARM_MARK = "Created by scalecheck"
 
 Say = Callable[[str], None]
 
@@ -57,172 +56,6 @@ def _aws_error(err: botocore.exceptions.ClientError) -> str:
 
 def _error_code(err: botocore.exceptions.ClientError) -> str:
     return str(err.response.get("Error", {}).get("Code", ""))
-
-
-# --------------------------------------------------------------------------------------------------
-# Pure request builders
-
-
-def _target(profile: Profile) -> dict[str, str]:
-    return {"ServiceNamespace": NAMESPACE, "ResourceId": profile.resource_id, "ScalableDimension": DIMENSION}
-
-
-def dimensions(metric: MetricSpec, profile: Profile) -> list[dict[str, str]]:
-    """CloudWatch ``Dimensions`` of ``metric`` for the profile's endpoint and variant."""
-    dims = metric.resolved_dimensions(profile.endpoint.name, profile.endpoint.variant)
-    return [{"Name": k, "Value": v} for k, v in dims.items()]
-
-
-def s3_bucket(uri: str) -> str:
-    """``s3://bucket/key/prefix`` → ``bucket``."""
-    return uri.removeprefix("s3://").partition("/")[0]
-
-
-def endpoint_config_request(profile: Profile, config_name: str, model_name: str) -> dict[str, Any]:
-    """CreateEndpointConfig arguments: one instance-based variant, and AsyncInferenceConfig for async."""
-    ep = profile.endpoint
-    request: dict[str, Any] = {"EndpointConfigName": config_name, "ProductionVariants": [{
-        "VariantName": ep.variant, "ModelName": model_name, "InstanceType": ep.instance_type,
-        "InitialInstanceCount": ep.initial_instance_count, "InitialVariantWeight": 1.0}]}
-    if ep.is_async:
-        assert ep.async_ is not None
-        config: dict[str, Any] = {"OutputConfig": {"S3OutputPath": ep.async_.output_path,
-                                                   "S3FailurePath": ep.async_.failure_path}}
-        if ep.async_.max_concurrent_invocations_per_instance is not None:
-            config["ClientConfig"] = {
-                "MaxConcurrentInvocationsPerInstance": ep.async_.max_concurrent_invocations_per_instance}
-        request["AsyncInferenceConfig"] = config
-    return request
-
-
-def target_tracking_request(policy: TargetTrackingPolicy, profile: Profile) -> dict[str, Any]:
-    """PutScalingPolicy arguments of a target-tracking policy (predefined or customized metric)."""
-    config: dict[str, Any] = {"TargetValue": policy.target_value}
-    if policy.custom_metric is not None:
-        m = policy.custom_metric
-        spec: dict[str, Any] = {"MetricName": m.name, "Namespace": m.namespace,
-                                "Dimensions": dimensions(m, profile), "Statistic": m.statistic}
-        if m.unit:
-            spec["Unit"] = m.unit
-        config["CustomizedMetricSpecification"] = spec
-    else:
-        config["PredefinedMetricSpecification"] = {"PredefinedMetricType": policy.metric}
-    config.update({"ScaleOutCooldown": int(policy.scale_out_cooldown_s),
-                   "ScaleInCooldown": int(policy.scale_in_cooldown_s), "DisableScaleIn": policy.disable_scale_in})
-    return {"PolicyName": policy.name, **_target(profile), "PolicyType": "TargetTrackingScaling",
-            "TargetTrackingScalingPolicyConfiguration": config}
-
-
-def step_policy_request(policy: StepPolicy, profile: Profile) -> dict[str, Any]:
-    """PutScalingPolicy arguments of a step scaling policy (its alarm is :func:`alarm_request`)."""
-    steps = []
-    for s in policy.steps:
-        step: dict[str, Any] = {}
-        if s.lower is not None:
-            step["MetricIntervalLowerBound"] = s.lower
-        if s.upper is not None:
-            step["MetricIntervalUpperBound"] = s.upper
-        step["ScalingAdjustment"] = s.adjustment
-        steps.append(step)
-    config: dict[str, Any] = {"AdjustmentType": policy.adjustment_type, "StepAdjustments": steps,
-                              "Cooldown": int(policy.cooldown_s), "MetricAggregationType": policy.metric_aggregation}
-    if policy.min_adjustment_magnitude is not None:
-        config["MinAdjustmentMagnitude"] = policy.min_adjustment_magnitude
-    return {"PolicyName": policy.name, **_target(profile), "PolicyType": "StepScaling",
-            "StepScalingPolicyConfiguration": config}
-
-
-def alarm_request(policy: StepPolicy, profile: Profile, policy_arn: str) -> dict[str, Any]:
-    """PutMetricAlarm arguments of the alarm that drives ``policy`` (its action: the policy's ARN)."""
-    a: AlarmSpec = policy.alarm
-    request: dict[str, Any] = {
-        "AlarmName": policy.alarm_name,
-        "AlarmDescription": f"{ALARM_MARK} for step scaling policy {policy.name} on {profile.resource_id}",
-        "MetricName": a.name, "Namespace": a.namespace, "Dimensions": dimensions(a, profile),
-        "Statistic": a.statistic, "Period": int(a.period_s), "EvaluationPeriods": a.evaluation_periods,
-        "DatapointsToAlarm": a.datapoints_to_alarm or a.evaluation_periods, "Threshold": a.threshold,
-        "ComparisonOperator": a.comparison, "TreatMissingData": a.treat_missing_data,
-        "ActionsEnabled": True, "AlarmActions": [policy_arn],
-    }
-    if a.unit:
-        request["Unit"] = a.unit
-    return request
-
-
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
-
-
-def scheduled_action_request(action: ScheduledActionSpec, profile: Profile,
-                             schedule: str | None = None) -> dict[str, Any]:
-    """PutScheduledAction arguments. ``schedule`` replaces the action's own: the ``at(...)`` a relative
-    ``at`` action becomes once the load has started (UTC, so no Timezone)."""
-    request: dict[str, Any] = {"ScheduledActionName": action.name, **_target(profile)}
-    if schedule is not None:
-        request["Schedule"] = schedule
-    else:
-        if action.schedule is None:
-            raise ValueError(f"scheduled action {action.name!r} is relative ({action.at}); give its at() schedule")
-        request["Schedule"] = action.schedule
-        if action.timezone:
-            request["Timezone"] = action.timezone
-    if action.start_time is not None:
-        request["StartTime"] = _utc(action.start_time)
-    if action.end_time is not None:
-        request["EndTime"] = _utc(action.end_time)
-    request["ScalableTargetAction"] = {k: v for k, v in (("MinCapacity", action.min_capacity),
-                                                          ("MaxCapacity", action.max_capacity)) if v is not None}
-    return request
-
-
-def at_expression(ts: float) -> str:
-    """``at(YYYY-MM-DDTHH:MM:SS)`` of epoch seconds ``ts`` in UTC, rounded to the second."""
-    return f"at({datetime.fromtimestamp(round(ts), UTC).strftime('%Y-%m-%dT%H:%M:%S')})"
-
-
-def relative_action_ts(action: ScheduledActionSpec, profile: Profile, load_start_ts: float) -> float:
-    """When a relative ``at`` action fires: its anchor (``load_start``, ``load_end`` = load start +
-    the traffic's duration, or ``stage:<name>``'s start) plus its offset, in endpoint time."""
-    anchor = action.anchor
-    if anchor == "load_start":
-        base = load_start_ts
-    elif anchor == "load_end":
-        base = load_start_ts + profile.traffic.duration_s
-    else:
-        starts = {name: start for name, start, _end in stage_starts(profile.traffic.stages, load_start_ts)}
-        base = starts[anchor.removeprefix("stage:")]
-    return base + action.offset_s
-
-
-def describe_action(action: ScheduledActionSpec) -> str:
-    """``schedule at(...) [Europe/Paris] min 1 max 4`` — for messages and ``validate``."""
-    when = action.schedule if action.schedule is not None else f"at {action.at}"
-    if action.schedule is not None and action.timezone:
-        when += f" [{action.timezone}]"
-    bounds = " ".join(f"{k} {v}" for k, v in (("min", action.min_capacity), ("max", action.max_capacity))
-                      if v is not None)
-    return f"{when} {bounds}"
-
-
-def describe_policy(policy: TargetTrackingPolicy | StepPolicy) -> str:
-    """One line: type, metric, target or steps + alarm — for messages and ``validate``."""
-    if isinstance(policy, TargetTrackingPolicy):
-        metric = (f"custom metric {policy.custom_metric.namespace}/{policy.custom_metric.name} "
-                  f"({policy.custom_metric.statistic})" if policy.custom_metric else str(policy.metric))
-        text = (f"target tracking on {metric}, target {policy.target_value:g}, cooldowns out "
-                f"{policy.scale_out_cooldown_s:g}s / in {policy.scale_in_cooldown_s:g}s")
-        return text + (", scale-in disabled" if policy.disable_scale_in else "")
-    a = policy.alarm
-    steps = ", ".join(f"[{'-inf' if s.lower is None else f'{s.lower:g}'}, "
-                      f"{'+inf' if s.upper is None else f'{s.upper:g}'}) {s.adjustment:+d}" for s in policy.steps)
-    datapoints = a.datapoints_to_alarm or a.evaluation_periods
-    return (f"step scaling {policy.adjustment_type} steps {steps}, cooldown {policy.cooldown_s:g}s; "
-            f"alarm {policy.alarm_name}: {a.namespace}/{a.name} {a.statistic} {_COMPARE[a.comparison]} "
-            f"{a.threshold:g} for {datapoints} of {a.evaluation_periods} x {a.period_s:g}s")
-
-
-_COMPARE = {"GreaterThanOrEqualToThreshold": ">=", "GreaterThanThreshold": ">", "LessThanThreshold": "<",
-            "LessThanOrEqualToThreshold": "<="}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -375,7 +208,7 @@ def apply_scaling(clients: Clients, profile: Profile, say: Say) -> None:
     rid = profile.resource_id
     aas = clients.autoscaling
     try:
-        aas.register_scalable_target(**_target(profile), MinCapacity=s.min_capacity, MaxCapacity=s.max_capacity)
+        aas.register_scalable_target(**target_ids(profile), MinCapacity=s.min_capacity, MaxCapacity=s.max_capacity)
         say(f"registered {rid} min {s.min_capacity} max {s.max_capacity}")
         _delete_stale_policies(clients, profile, say)
         for policy in s.policies:
@@ -399,12 +232,12 @@ def apply_scaling(clients: Clients, profile: Profile, say: Say) -> None:
 
 def _delete_stale_policies(clients: Clients, profile: Profile, say: Say) -> None:
     wanted = {p.name for p in profile.scaling.policies}
-    existing = _paginate(clients.autoscaling, "describe_scaling_policies", "ScalingPolicies", **_target(profile))
+    existing = _paginate(clients.autoscaling, "describe_scaling_policies", "ScalingPolicies", **target_ids(profile))
     for pol in existing:
         name = pol["PolicyName"]
         if name in wanted:
             continue
-        clients.autoscaling.delete_scaling_policy(PolicyName=name, **_target(profile))
+        clients.autoscaling.delete_scaling_policy(PolicyName=name, **target_ids(profile))
         say(f"deleted policy {name} ({pol.get('PolicyType')}): the profile does not name it")
         if pol.get("PolicyType") == "StepScaling":
             _delete_own_alarms(clients, [a["AlarmName"] for a in pol.get("Alarms") or []], say)
@@ -429,12 +262,12 @@ def _delete_stale_actions(clients: Clients, profile: Profile, say: Say) -> None:
     ``at`` actions (put again, at the right time, when the load starts)."""
     keep = {a.name for a in profile.scaling.scheduled_actions if a.schedule is not None}
     relative = {a.name for a in profile.scaling.scheduled_actions if a.at is not None}
-    existing = _paginate(clients.autoscaling, "describe_scheduled_actions", "ScheduledActions", **_target(profile))
+    existing = _paginate(clients.autoscaling, "describe_scheduled_actions", "ScheduledActions", **target_ids(profile))
     for action in existing:
         name = action["ScheduledActionName"]
         if name in keep:
             continue
-        clients.autoscaling.delete_scheduled_action(ScheduledActionName=name, **_target(profile))
+        clients.autoscaling.delete_scheduled_action(ScheduledActionName=name, **target_ids(profile))
         if name not in relative:
             say(f"deleted scheduled action {name} ({action.get('Schedule')}): the profile does not name it")
 

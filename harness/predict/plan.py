@@ -30,13 +30,13 @@ from typing import Literal
 from harness.autoscaling.params import ModelParams
 from harness.autoscaling.policy import proportional_capacity
 from harness.autoscaling.step import StepAdjustment, StepConfig, find_step, raw_capacity
-from harness.observe.setup import relative_action_ts
 from harness.profile import (
     Profile,
     ScheduledActionSpec,
     StepPolicy,
     TargetTrackingPolicy,
 )
+from harness.profile.aws_requests import relative_action_ts
 from harness.profile.traffic import integral, stage_starts
 
 HORIZON_AFTER_LOAD_S = 3600.0

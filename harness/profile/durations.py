@@ -1,4 +1,4 @@
-"""Durations as people write them in profiles: ``250s``, ``5m``, ``1h30m``, ``90`` (seconds)."""
+"""Durations as people write them in profiles (``250s``, ``5m``, ``1h30m``, ``90`` seconds), and back to text."""
 
 from __future__ import annotations
 
@@ -46,3 +46,14 @@ def format_duration(seconds: float) -> str:
     h, rem = divmod(total, 3600)
     m, s = divmod(rem, 60)
     return f"{h}h{m:02d}m" if h else f"{m}m{s:02d}s"
+
+
+def format_span(seconds: float) -> str:
+    """Compact signed duration: ``720`` → ``12m``, ``552`` → ``9m12s``, ``12.5`` → ``12.5s``."""
+    sign, seconds = ("-" if seconds < 0 else ""), abs(seconds)
+    if seconds < 60 and seconds != int(seconds):
+        return f"{sign}{seconds:.3g}s"
+    h, rem = divmod(int(round(seconds)), 3600)
+    m, s = divmod(rem, 60)
+    text = (f"{h}h" if h else "") + (f"{m}m" if m else "") + (f"{s}s" if s else "")
+    return sign + (text or "0s")

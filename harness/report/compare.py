@@ -28,7 +28,7 @@ from urllib.parse import quote
 import plotly.graph_objects as go
 import plotly.io as pio
 
-from harness.record import EndpointSample, RunFolder, RunInfo, Verdict
+from harness.record import EndpointSample, RunFolder, RunInfo, Verdict, scenario_folders
 from harness.report.context import run_profile
 from harness.report.html import CSP, PAGE_CSS, PLOTLY_CONFIG, fmt_duration, overall_outcome, write_text_atomic
 
@@ -282,3 +282,8 @@ def write_comparison(parent: Path, run_dirs: list[Path]) -> Path:
     path = parent / "comparison.html"
     write_text_atomic(path, render_comparison(parent, [Path(d) for d in run_dirs]))
     return path
+
+
+def write_comparison_of(parent: Path) -> Path:
+    """Rewrite ``comparison.html`` of a scenarios parent folder from the run folders its index names."""
+    return write_comparison(Path(parent), [f for _n, f in scenario_folders(parent)])

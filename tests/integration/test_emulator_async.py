@@ -24,9 +24,10 @@ import pytest
 from botocore.exceptions import ClientError
 
 from harness.autoscaling.params import ModelParams
-from harness.emulator.app import Emulator, to_datetime
+from harness.emulator.app import Emulator
 from harness.emulator.http import ServerHandle
 from harness.emulator.runtime import fake_prediction
+from harness.emulator.timestamps import to_datetime
 from tests.emulator_support import client, running, wait_until
 
 pytestmark = pytest.mark.integration

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from harness.observe.setup import at_expression
+from harness.profile.aws_requests import at_expression
 from harness.record import RunFolder
 from tests.conftest import ROOT, scalecheck, write_profile
 

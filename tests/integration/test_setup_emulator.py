@@ -16,16 +16,9 @@ import pytest
 from harness.autoscaling.params import ModelParams
 from harness.errors import ConfigError
 from harness.observe.aws import Clients, Target, emulator_clock, make_clients
-from harness.observe.setup import (
-    DIMENSION,
-    at_expression,
-    ensure_buckets,
-    ensure_endpoint,
-    prepare,
-    put_relative_action,
-    relative_action_ts,
-)
+from harness.observe.setup import ensure_buckets, ensure_endpoint, prepare, put_relative_action
 from harness.profile import Profile, parse_profile
+from harness.profile.aws_requests import DIMENSION, at_expression, relative_action_ts
 from harness.record import Clock
 from tests.emulator_support import running
 

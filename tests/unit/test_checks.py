@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 
 from harness import exitcodes
-from harness.checks import Evaluation, evaluate, exit_code, format_span, source_text
+from harness.checks import Evaluation, evaluate, exit_code, source_text
 from harness.profile import Profile, parse_profile
+from harness.profile.durations import format_span
 from harness.record import LoadInterval, Recorded, StageSpan, Verdict
 from tests.fixtures_runs import every, in_memory
 

@@ -15,18 +15,15 @@ import pytest
 
 from harness.observe.collector import (
     ALARM_NAMES_REFRESH_S,
-    ASYNC_METRICS,
     MAX_QUERIES_PER_CALL,
-    REALTIME_METRICS,
     Collector,
-    MetricQuery,
     alarm_names,
     alarm_sample,
     metric_points,
-    metric_queries,
     metric_requests,
 )
 from harness.profile import Profile, parse_profile
+from harness.profile.series import ASYNC_METRICS, REALTIME_METRICS, MetricQuery, metric_queries
 from harness.record import AlarmSample, MetricPoint, RunFolder, read_stream
 from tests.fixtures_runs import run_info
 

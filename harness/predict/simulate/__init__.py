@@ -2,7 +2,7 @@
 
 No server, no Locust, no boto3: :func:`simulate` builds an :class:`~harness.emulator.app.Emulator`
 on a :class:`VirtualClock` (its ticker and HTTP server are never started), applies the profile
-through the emulator's own handlers with the parameters :mod:`harness.observe.setup`'s pure request builders
+through the emulator's own handlers with the parameters :mod:`harness.profile.aws_requests`'s pure request builders
 produce — so a prediction and an emulator run cannot disagree about what the profile means — then
 plays the traffic against the model (``World.invoke`` / ``invoke_bulk`` / ``invoke_async``) and
 records what a run would have recorded, in the same run-folder data model (:mod:`harness.record`),
@@ -24,9 +24,9 @@ Assumptions of a prediction (also written to ``RunInfo.status_reason``):
   (``completion_sample`` is treated as 1);
 - the collector is perfect: DescribeEndpoint every ``collector.describe_interval``, every scaling
   activity and alarm transition at the moment it happens, and every datapoint of the series the
-  collector reads (:func:`harness.observe.collector.metric_queries`) as visible at the end, stamped
+  collector reads (:func:`harness.profile.series.metric_queries`) as visible at the end, stamped
   ``observed_ts`` when it became visible;
-- the observation lasts :func:`harness.run.observation_budget_s` after the load start (a real run may
+- the observation lasts :func:`harness.profile.budget.observation_budget_s` after the load start (a real run may
   stop earlier, once every expectation is decided).
 
 A profile with scenarios gives one prediction per scenario under one parent folder, with

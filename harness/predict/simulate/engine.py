@@ -18,15 +18,18 @@ from harness.autoscaling.params import ModelParams
 from harness.emulator.app import Emulator
 from harness.emulator.protocol import AwsError, Call, service_model
 from harness.errors import ConfigError
-from harness.observe.collector import metric_queries
-from harness.observe.setup import (
+from harness.profile import Profile, Stage, StepPolicy, TargetTrackingPolicy
+from harness.profile.aws_requests import (
     alarm_request,
+    at_expression,
     endpoint_config_request,
+    plan_relative_actions,
     scheduled_action_request,
     step_policy_request,
     target_tracking_request,
 )
-from harness.profile import Profile, Stage, StepPolicy, TargetTrackingPolicy
+from harness.profile.budget import observation_budget_s
+from harness.profile.series import metric_queries
 from harness.profile.traffic import integral, stage_starts
 from harness.record import (
     STREAMS,
@@ -35,8 +38,10 @@ from harness.record import (
     StageSpan,
     Verdict,
     run_folder_name,
-    write_json_atomic,
+    write_scenarios_index,
 )
+from harness.report.compare import write_comparison
+from harness.report.conclude import conclude
 
 SETTLE_S = 60.0  # the endpoint is InService with its scaling applied this long before the load starts
 TICK_S = 10.0  # traffic and load.jsonl intervals; divides the 60 s metric period
@@ -193,7 +198,6 @@ def _setup_s(profile: Profile, params: ModelParams) -> float:
 def simulate(profile: Profile, params: ModelParams | None = None, *, load_start_ts: float | None = None,
              scenario: str | None = None, run_id: str | None = None) -> Prediction:
     """Run the model over ``profile`` (already the scenario's profile, if any) in virtual time."""
-    from harness.run import observation_budget_s, plan_relative_actions
 
     params = params or profile.local.params
     load_start = math.floor(time.time() / 3600) * 3600.0 if load_start_ts is None else float(load_start_ts)
@@ -235,8 +239,6 @@ def simulate(profile: Profile, params: ModelParams | None = None, *, load_start_
         planned, problem = plan_relative_actions(profile, load_start, load_start)
         if problem is not None:
             raise SimulationError(problem)
-        from harness.observe.setup import at_expression
-
         for fire_ts, action in planned:
             schedule = at_expression(fire_ts)
             api("application-autoscaling", "PutScheduledAction", scheduled_action_request(action, profile, schedule))
@@ -454,8 +456,6 @@ def write_prediction(prediction: Prediction, root: Path, *, finish: bool = True)
             fh.writelines(json.dumps(r) + "\n" for r in records)
     if not finish:
         return folder.path, []
-    from harness.run import conclude
-
     return folder.path, conclude(folder, folder.load(), prediction.profile)
 
 
@@ -489,9 +489,6 @@ def simulate_profile(profile: Profile, reports_dir: Path, params: ModelParams | 
                         run_id=f"{base}/{sc.name}")
         path, verdicts = write_prediction(pred, reports_dir)
         runs.append(SimulatedRun(sc.name, path, pred, verdicts))
-    write_json_atomic(parent / "scenarios.json", {
-        "profile": profile.name, "scenarios": [{"name": r.scenario, "folder": r.folder.name} for r in runs]})
-    from harness.report.compare import write_comparison
-
+    write_scenarios_index(parent, profile.name, [(str(r.scenario), r.folder) for r in runs])
     write_comparison(parent, [r.folder for r in runs])
     return parent, runs

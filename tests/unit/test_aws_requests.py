@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from harness.observe.setup import (
+from harness.profile import ScheduledActionSpec, StepPolicy, TargetTrackingPolicy, parse_profile
+from harness.profile.aws_requests import (
     alarm_request,
     at_expression,
     describe_action,
@@ -21,7 +22,6 @@ from harness.observe.setup import (
     step_policy_request,
     target_tracking_request,
 )
-from harness.profile import ScheduledActionSpec, StepPolicy, TargetTrackingPolicy, parse_profile
 
 RID = "endpoint/ep/variant/v1"
 TARGET = {"ServiceNamespace": "sagemaker", "ResourceId": RID,
