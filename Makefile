@@ -3,17 +3,23 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
+RUNTIME_STAMP := $(VENV)/.runtime-stamp
 
 .PHONY: demo test check bench lint browser clean
 
-$(STAMP): pyproject.toml
+# The demo needs only what a user installs (`pip install .`); tests and lint add the dev tools.
+$(RUNTIME_STAMP): pyproject.toml setup.py
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e .
+	@touch $(RUNTIME_STAMP)
+
+$(STAMP): $(RUNTIME_STAMP)
 	$(PY) -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
 ## demo: run the real-time scaling walkthrough on the embedded emulator (about a minute)
-demo: $(STAMP)
+demo: $(RUNTIME_STAMP)
 	$(VENV)/bin/scalecheck demo
 
 ## test: unit + integration tests, including the report in headless Chromium

@@ -1,0 +1,176 @@
+"""The commands that talk to AWS or the emulator: ``run`` (and ``demo``), ``setup``, ``emulator``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from harness import exitcodes
+from harness.cli.output import error, print_verdicts, say
+
+if TYPE_CHECKING:
+    from harness.profile import Profile
+    from harness.run import ScenariosResult
+
+DEMO_PROFILE = "realtime-target-tracking.yaml"
+
+
+DEFAULT_MASTER_PORT = 5557
+
+
+def _distribution(args: argparse.Namespace, profile: Profile) -> dict[str, object]:
+    """The distribution flags of ``scalecheck run`` as RunOptions fields; ConfigError for a combination that
+    does not make sense (checked before anything is contacted)."""
+    from harness.errors import ConfigError
+
+    def given(*names: str) -> list[str]:
+        return ["--" + n.replace("_", "-") for n in names
+                if getattr(args, n, None) not in (None, False)]
+
+    processes, master, worker = getattr(args, "processes", None), getattr(args, "master", False), \
+        getattr(args, "worker", False)
+    modes = given("processes", "master", "worker")
+    if len(modes) > 1:
+        raise ConfigError(f"{' and '.join(modes)} cannot be combined: --processes N runs master and workers "
+                          "on this machine, --master and --worker are the two sides of a run across machines")
+    if not master and (flags := given("expect_workers", "master_bind_host", "master_bind_port")):
+        raise ConfigError(f"{', '.join(flags)} only apply with --master")
+    if not worker and (flags := given("master_host", "master_port")):
+        raise ConfigError(f"{', '.join(flags)} only apply with --worker")
+    if processes is not None and processes < 1:
+        raise ConfigError(f"--processes {processes}: must be at least 1 (the number of Locust worker processes)")
+    if worker and (flags := given("local", "speed", "predict", "params")):
+        raise ConfigError(f"--worker with {', '.join(flags)}: a worker only sends load; the master's run decides "
+                          "these (pass them to scalecheck run --master)")
+    if (master or worker) and profile.scenarios:
+        raise ConfigError("--master/--worker: a profile with scenarios runs a new load generator per scenario, "
+                          "which workers on other machines cannot follow; run one scenario per profile, or use "
+                          "--processes N")
+    expect = getattr(args, "expect_workers", None)
+    if expect is not None and expect < 1:
+        raise ConfigError(f"--expect-workers {expect}: must be at least 1")
+    for flag in ("master_bind_port", "master_port"):
+        port = getattr(args, flag, None)
+        if port is not None and not 1 <= port <= 65535:
+            raise ConfigError(f"--{flag.replace('_', '-')} {port}: not a TCP port (1-65535)")
+    return {"processes": processes, "master": master, "expect_workers": expect or 1,
+            "master_bind_host": getattr(args, "master_bind_host", None) or "127.0.0.1",
+            "master_bind_port": getattr(args, "master_bind_port", None) or DEFAULT_MASTER_PORT}
+
+
+def cmd_run(args: argparse.Namespace, *, demo: bool = False) -> int:
+    from harness.errors import ConfigError, InfrastructureError
+    from harness.profile import ProfileError, load_profile
+    from harness.profile.examples import example_profile
+    from harness.run import RunOptions, run_profile, run_scenarios, run_worker
+
+    try:
+        path = example_profile(DEMO_PROFILE) if demo else Path(args.profile)
+        profile = load_profile(path)
+        distribution = _distribution(args, profile)
+        if getattr(args, "worker", False):
+            return run_worker(profile, path, master_host=args.master_host or "127.0.0.1",
+                              master_port=args.master_port or DEFAULT_MASTER_PORT, region=args.region,
+                              endpoint_url=args.endpoint_url, aws_profile=args.aws_profile, say=say)
+        if getattr(args, "params", None):
+            profile = _with_params_file(profile, args.params)
+        options = RunOptions(local=demo or args.local, speed=args.speed, reports_dir=Path(args.reports),
+                             region=getattr(args, "region", None), endpoint_url=getattr(args, "endpoint_url", None),
+                             aws_profile=getattr(args, "aws_profile", None), predict=getattr(args, "predict", False),
+                             **distribution)  # type: ignore[arg-type]
+        if profile.scenarios:
+            scenarios = run_scenarios(profile, path, options, say)
+        else:
+            result = run_profile(profile, path, options, say)
+    except (ProfileError, ConfigError, FileNotFoundError) as err:
+        error(f"{err}")
+        return exitcodes.INVALID_CONFIG
+    except InfrastructureError as err:
+        error(f"infrastructure error: {err}")
+        return exitcodes.INFRASTRUCTURE
+    if profile.scenarios:
+        _print_scenarios(scenarios)
+        return scenarios.exit_code
+    if result.status != "complete" or result.reason:
+        say(f"run {result.status}" + (f": {result.reason}" if result.reason else ""))
+    print_verdicts(result.verdicts, result.folder / "report.html")
+    return result.exit_code
+
+
+def _with_params_file(profile: Profile, params_file: str) -> Profile:
+    """``profile`` with ``local.params`` overridden by the fields of a params file (``--params``)."""
+    from harness.errors import ConfigError
+    from harness.predict.calibrate import load_params_file, merge_params
+
+    try:
+        params = merge_params(profile.local.params, load_params_file(params_file))
+    except ValueError as err:
+        raise ConfigError(f"--params: {err}") from None
+    return profile.model_copy(update={"local": profile.local.model_copy(update={"params": params})})
+
+
+def _print_scenarios(scenarios: ScenariosResult) -> None:
+    """One line per scenario (its verdict statuses and exit code), then the comparison."""
+    names = [r.name for r in scenarios.runs] + list(scenarios.skipped)
+    width = max(len(n) for n in names)
+    for run in scenarios.runs:
+        r = run.result
+        statuses = " ".join(v.status for v in r.verdicts) or "(no expectations)"
+        state = "" if r.status == "complete" and not r.reason else f"  [{r.status}: {r.reason}]"
+        print(f"scenario {run.name:<{width}}  exit {r.exit_code:<3}  {statuses}  {r.folder}{state}")
+    for name in scenarios.skipped:
+        print(f"scenario {name:<{width}}  skipped (interrupted)")
+    if scenarios.comparison is not None:
+        print(f"comparison: {scenarios.comparison}")
+    print(f"exit {scenarios.exit_code} (the worst scenario)")
+
+
+def cmd_setup(args: argparse.Namespace) -> int:
+    from harness.errors import ConfigError, InfrastructureError
+    from harness.observe.aws import Target, check_access, emulator_clock, make_clients
+    from harness.observe.setup import prepare
+    from harness.profile import ProfileError, load_profile
+    from harness.record import Clock
+
+    try:
+        profile = load_profile(args.profile)
+        target = Target(region=args.region or profile.region, endpoint_url=args.endpoint_url,
+                        profile_name=args.aws_profile)
+        clients = make_clients(target)
+        check_access(clients, target)
+        clock = emulator_clock(args.endpoint_url) if args.endpoint_url else Clock.identity()
+        prepare(clients, profile, clock, say, local=target.is_local)
+    except (ProfileError, ConfigError) as err:
+        error(f"{err}")
+        return exitcodes.INVALID_CONFIG
+    except InfrastructureError as err:
+        error(f"infrastructure error: {err}")
+        return exitcodes.INFRASTRUCTURE
+    print(f"{profile.endpoint.name}/{profile.endpoint.variant} is InService with the profile's scaling applied")
+    return exitcodes.OK
+
+
+def cmd_emulator(args: argparse.Namespace) -> int:
+    from harness.autoscaling.params import ModelParams
+    from harness.emulator.serve import serve
+
+    if args.host not in ("127.0.0.1", "localhost", "::1") and not args.allow_non_loopback:
+        print(f"scalecheck: refusing to bind {args.host}: the emulator serves loopback only "
+              "(--allow-non-loopback to override)", file=sys.stderr)
+        return exitcodes.INVALID_CONFIG
+    try:
+        params = ModelParams.model_validate_json(args.params_json) if args.params_json else ModelParams()
+    except ValueError as err:
+        error(f"--params-json: {err}")
+        return exitcodes.INVALID_CONFIG
+    if args.params:
+        from harness.predict.calibrate import load_params_file, merge_params
+
+        try:
+            params = merge_params(params, load_params_file(args.params))
+        except ValueError as err:
+            error(f"--params: {err}")
+            return exitcodes.INVALID_CONFIG
+    return serve(host=args.host, port=args.port, speed=args.speed, params=params)
