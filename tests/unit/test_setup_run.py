@@ -122,7 +122,7 @@ def test_a_relative_action_already_past_aborts_with_a_reason() -> None:
 
 
 def test_validate_summary_names_policies_actions_scenarios_and_expectations() -> None:
-    from harness.cli import profile_summary
+    from harness.cli.offline import profile_summary
 
     data = with_actions({"name": "prewarm", "at": "stage:stress+1m", "min_capacity": 2, "max_capacity": 4},
                         {"name": "nightly", "schedule": "cron(0 22 * * ? *)", "timezone": "Europe/Paris",
