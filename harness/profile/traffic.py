@@ -17,7 +17,7 @@ from bisect import bisect_right
 from collections.abc import Sequence
 from itertools import accumulate
 
-from harness.profile import Stage
+from harness.profile.stages import Stage
 
 
 def total_duration_s(stages: Sequence[Stage]) -> float:
