@@ -12,7 +12,8 @@ from harness.autoscaling.actions import Policy
 from harness.autoscaling.entities import ActivityRecord, ScalableTarget, parse_resource_id
 from harness.autoscaling.step import StepPolicy
 from harness.emulator.app import to_datetime
-from harness.emulator.protocol import AwsError, Call
+from harness.emulator.errors import AwsError
+from harness.emulator.protocol import Call
 from harness.emulator.sagemaker import world_errors
 
 if TYPE_CHECKING:

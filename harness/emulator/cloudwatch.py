@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 from harness.autoscaling.alarms import Alarm
 from harness.autoscaling.metrics import STATISTICS, MetricKey
 from harness.emulator.app import to_datetime, to_epoch
-from harness.emulator.protocol import AwsError, Call
+from harness.emulator.errors import AwsError
+from harness.emulator.protocol import Call
 from harness.emulator.sagemaker import world_errors
 
 if TYPE_CHECKING:

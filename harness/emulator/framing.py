@@ -133,3 +133,6 @@ def decode_chunked(buf: bytearray) -> tuple[bytes, int] | None:
         if buf[pos : pos + 2] != b"\r\n":
             raise BadRequest("chunk does not end where its size says")
         pos += 2
+
+
+__all__ = ["HEAD_CACHE", "MAX_BODY", "MAX_LINE", "BadRequest", "Request", "decode_chunked", "parse_head"]

@@ -49,8 +49,9 @@ from urllib.parse import urlsplit
 import uvloop
 
 from harness.emulator import fastpath
+from harness.emulator.errors import Response
 from harness.emulator.framing import MAX_LINE, BadRequest, Request, decode_chunked, parse_head
-from harness.emulator.protocol import Response, Router
+from harness.emulator.protocol import Router
 from harness.emulator.workers import Workers
 
 logger = logging.getLogger(__name__)

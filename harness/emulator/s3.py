@@ -41,7 +41,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from harness.emulator.app import to_datetime
-from harness.emulator.protocol import AwsError, Call
+from harness.emulator.errors import AwsError
+from harness.emulator.protocol import Call
 
 if TYPE_CHECKING:
     from harness.emulator.app import Emulator

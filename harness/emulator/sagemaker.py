@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 from harness.autoscaling.entities import AsyncConfig, Endpoint, Variant, WorldError
 from harness.emulator.app import to_datetime, to_millis
-from harness.emulator.protocol import AwsError, Call, service_model
+from harness.emulator.errors import AwsError
+from harness.emulator.protocol import Call, service_model
 
 if TYPE_CHECKING:
     from harness.emulator.app import Emulator

@@ -53,3 +53,6 @@ class Workers:
                         self._idle -= 1
                         return
                 job = self._jobs.get()  # a job was queued for it just now
+
+
+__all__ = ["WORKER_IDLE_S", "Workers"]
