@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 from harness.autoscaling.actions import Policy
 from harness.autoscaling.entities import ActivityRecord, ScalableTarget, parse_resource_id
 from harness.autoscaling.step import StepPolicy
-from harness.emulator.protocol import AwsError, Call
+from harness.emulator.errors import AwsError
+from harness.emulator.protocol import Call
 from harness.emulator.sagemaker import world_errors
 from harness.emulator.timestamps import to_datetime
 

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from harness.autoscaling.alarms import Alarm
 from harness.autoscaling.metrics import STATISTICS, MetricKey
-from harness.emulator.protocol import AwsError, Call
+from harness.emulator.errors import AwsError
+from harness.emulator.protocol import Call
 from harness.emulator.sagemaker import world_errors
 from harness.emulator.timestamps import to_datetime, to_epoch
 

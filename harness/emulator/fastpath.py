@@ -50,7 +50,9 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from harness.autoscaling.entities import WorldError
-from harness.emulator.protocol import AwsError, Response, Router, _Route
+from harness.emulator.errors import AwsError, Response
+from harness.emulator.protocol import Router
+from harness.emulator.routing import Route
 from harness.emulator.runtime import DEFAULT_ACCEPT, admission_error, fake_prediction
 from harness.emulator.sigv4 import SignatureError
 
@@ -117,7 +119,7 @@ class FastInvoke:
     def __init__(self, emu: Emulator) -> None:
         self._emu = emu
         self._verifier = emu.router.verifier
-        self._route = _Route("rest-json", SERVICE, "InvokeEndpoint")
+        self._route = Route("rest-json", SERVICE, "InvokeEndpoint")
         # (head, body) of requests screened and verified before -> what _screen returned: a byte-for-byte repeat
         # carries a valid signature too (load generators send identical requests within the second their
         # signatures share)

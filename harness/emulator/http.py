@@ -25,24 +25,23 @@ Where requests run:
   the model and the answer is written from a ``loop.call_later`` timer once the model's latency has
   passed, so any number of held requests cost no thread.
 - Everything else (control plane, S3, ``/_emulator`` routes, requests the fast path declines) runs
-  ``Router.handle`` on a worker thread, so a handler that sleeps (the runtime models latency that way)
-  blocks only its own request. Workers are daemon threads, started whenever none is idle (there is
-  no cap, as with the thread-per-connection server this replaced) and ended after
-  ``WORKER_IDLE_S`` without work.
+  ``Router.handle`` on a worker thread (:mod:`harness.emulator.workers`), so a handler that sleeps (the
+  runtime models latency that way) blocks only its own request.
 
 ``stop()`` closes the listener and aborts every connection; requests held by the fast path are
 completed at once (freeing their model slots) and their answers dropped.
+
+Requests are framed and parsed by :mod:`harness.emulator.framing` (bytes in, requests out); this module
+holds the listener, the event loop and the per-connection protocol (ordering, 100-continue, answers).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import queue
 import socket
 import threading
 import time
-from collections.abc import Callable
 from email.utils import formatdate
 from http import HTTPStatus
 from urllib.parse import urlsplit
@@ -50,16 +49,16 @@ from urllib.parse import urlsplit
 import uvloop
 
 from harness.emulator import fastpath
-from harness.emulator.protocol import Response, Router
+from harness.emulator.errors import Response
+from harness.emulator.framing import MAX_LINE, BadRequest, Request, decode_chunked, parse_head
+from harness.emulator.protocol import Router
+from harness.emulator.workers import Workers
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4566
-MAX_LINE = 65536  # longest request line, header block or chunk-size line accepted
-MAX_BODY = 1 << 30
 BACKLOG = 512  # load tests open many connections at once
-WORKER_IDLE_S = 30.0
 SERVER_NAME = "scalecheck-emulator"
 PAUSE_BUFFER = 4 << 20  # stop reading from a connection that has this much unprocessed input
 
@@ -107,47 +106,11 @@ def serve_forever(router: Router, host: str = DEFAULT_HOST, port: int = DEFAULT_
         server.stop()
 
 
-class _Workers:
-    """Daemon threads for ``Router.handle``: a new one whenever none is idle; idle ones end after a while."""
-
-    def __init__(self, idle_s: float = WORKER_IDLE_S) -> None:
-        self._jobs: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
-        self._lock = threading.Lock()
-        self._idle = 0  # workers waiting for a job minus jobs queued for them
-        self._idle_s = idle_s
-
-    def submit(self, job: Callable[[], None]) -> None:
-        with self._lock:
-            if self._idle > 0:
-                self._idle -= 1
-                self._jobs.put(job)
-                return
-        threading.Thread(target=self._work, args=(job,), name="emulator-worker", daemon=True).start()
-
-    def _work(self, job: Callable[[], None]) -> None:
-        while True:
-            try:
-                job()
-            except Exception:  # jobs handle their own errors; never lose the worker silently
-                logger.exception("emulator worker job failed")
-            job = None  # type: ignore[assignment]  # drop references while idle
-            with self._lock:
-                self._idle += 1
-            try:
-                job = self._jobs.get(timeout=self._idle_s)
-            except queue.Empty:
-                with self._lock:
-                    if self._idle > 0:  # nobody counted on this worker: end it
-                        self._idle -= 1
-                        return
-                job = self._jobs.get()  # a job was queued for it just now
-
-
 class _Server:
     def __init__(self, router: Router, host: str, port: int) -> None:
         self.router = router
         self.fast = fastpath.attached(router)
-        self.workers = _Workers()
+        self.workers = Workers()
         # Bound here, in the caller's thread, so a busy port fails start_in_thread itself.
         sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
         try:
@@ -256,41 +219,6 @@ def _complete_quietly(pending: fastpath.Pending) -> Response | None:
         return None
 
 
-class _BadRequest(Exception):
-    pass
-
-
-class _Request:
-    """A request whose headers have been parsed; the body may still be arriving."""
-
-    __slots__ = ("method", "target", "version", "headers", "chunked", "length", "keep_alive", "continued", "head")
-
-    def __init__(self, method: str, target: str, version: str, headers: dict[str, str]) -> None:
-        self.method = method
-        self.target = target
-        self.version = version
-        self.headers = headers
-        self.chunked = "chunked" in headers.get("transfer-encoding", "").lower()
-        length = -1
-        if not self.chunked:
-            text = headers.get("content-length")
-            if text:
-                try:
-                    length = int(text)
-                except ValueError:
-                    raise _BadRequest(f"bad Content-Length {text!r}") from None
-                if length < 0 or length > MAX_BODY:
-                    raise _BadRequest(f"bad Content-Length {text!r}")
-        self.length = max(length, 0)
-        connection = headers.get("connection", "").lower()
-        if version == "HTTP/1.0":
-            self.keep_alive = "keep-alive" in connection
-        else:
-            self.keep_alive = "close" not in connection
-        self.continued = False
-        self.head = b""  # the request line and headers as received
-
-
 class _Connection(asyncio.Protocol):
     """One client connection: parses requests in order and answers each before starting the next."""
 
@@ -298,7 +226,7 @@ class _Connection(asyncio.Protocol):
         self.server = server
         self.transport: asyncio.Transport | None = None
         self.buf = bytearray()
-        self.request: _Request | None = None  # headers parsed, body (maybe) incomplete
+        self.request: Request | None = None  # headers parsed, body (maybe) incomplete
         self.busy = False  # a request is being answered
         self.closed = False
         self.paused = False
@@ -335,7 +263,7 @@ class _Connection(asyncio.Protocol):
             while not self.busy and not self.closed:
                 try:
                     done = self._next_request()
-                except _BadRequest as exc:
+                except BadRequest as exc:
                     self._bad_request(str(exc))
                     return
                 if not done:
@@ -356,14 +284,14 @@ class _Connection(asyncio.Protocol):
             end = buf.find(b"\r\n\r\n")
             if end < 0:
                 if len(buf) > MAX_LINE:
-                    raise _BadRequest("request headers too long")
+                    raise BadRequest("request headers too long")
                 return False
             if end > MAX_LINE:
-                raise _BadRequest("request headers too long")
-            request = self.request = _parse_head(bytes(buf[:end]))
+                raise BadRequest("request headers too long")
+            request = self.request = parse_head(bytes(buf[:end]))
             del buf[: end + 4]
         if request.chunked:
-            decoded = _decode_chunked(buf)
+            decoded = decode_chunked(buf)
             if decoded is None:
                 self._maybe_continue(request)
                 return False
@@ -379,7 +307,7 @@ class _Connection(asyncio.Protocol):
         self._dispatch(request, body)
         return True
 
-    def _maybe_continue(self, request: _Request) -> None:
+    def _maybe_continue(self, request: Request) -> None:
         if (not request.continued and request.version != "HTTP/1.0"
                 and request.headers.get("expect", "").lower() == "100-continue" and self.transport is not None):
             request.continued = True
@@ -398,7 +326,7 @@ class _Connection(asyncio.Protocol):
         self.closed = True
 
     # -- answering
-    def _dispatch(self, request: _Request, body: bytes) -> None:
+    def _dispatch(self, request: Request, body: bytes) -> None:
         self.busy = True
         server = self.server
         fast = server.fast
@@ -432,7 +360,7 @@ class _Connection(asyncio.Protocol):
 
         server.workers.submit(job)
 
-    def _hold(self, request: _Request, pending: fastpath.Pending) -> None:
+    def _hold(self, request: Request, pending: fastpath.Pending) -> None:
         server = self.server
         timer: asyncio.TimerHandle | None = None
 
@@ -444,7 +372,7 @@ class _Connection(asyncio.Protocol):
         timer = server.loop.call_later(pending.delay_s, fire)
         server.pending[timer] = pending
 
-    def _respond(self, request: _Request, response: Response) -> None:
+    def _respond(self, request: Request, response: Response) -> None:
         transport = self.transport
         if self.closed or transport is None or transport.is_closing():
             return
@@ -476,86 +404,6 @@ class _Connection(asyncio.Protocol):
 
 
 _INTERNAL: Response = (500, [("Content-Type", "text/plain")], b"internal error")
-
-
-# Parsed request heads by their bytes: a load generator sends the same head (same signature, within a
-# second) many times over, so parsing it once saves most of the per-request parsing. Cleared when full.
-HEAD_CACHE = 1024
-_heads: dict[bytes, tuple[str, str, str, dict[str, str]]] = {}
-
-
-def _parse_head(head: bytes) -> _Request:
-    """The request line and headers (names lower-cased, repeated headers joined with ``","``)."""
-    parsed = _heads.get(head)
-    if parsed is None:
-        parsed = _parse_head_text(head)
-        if len(_heads) >= HEAD_CACHE:
-            _heads.clear()
-        _heads[head] = parsed
-    method, target, version, headers = parsed
-    request = _Request(method, target, version, dict(headers))  # a copy: handlers may add to their headers
-    request.head = head
-    return request
-
-
-def _parse_head_text(head: bytes) -> tuple[str, str, str, dict[str, str]]:
-    request_line, _, rest = head.decode("latin-1").partition("\r\n")
-    parts = request_line.split(" ")
-    if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
-        parts = request_line.split()
-        if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
-            raise _BadRequest(f"bad request line {request_line[:80]!r}")
-    headers: dict[str, str] = {}
-    for line in rest.split("\r\n") if rest else ():
-        name, sep, value = line.partition(":")
-        if not sep or not name or name[-1] in " \t" or name[0] in " \t":
-            if line[:1] in (" ", "\t"):
-                continue  # obsolete line folding: ignored
-            raise _BadRequest(f"bad header line {line[:80]!r}")
-        name = name.lower()
-        if name in headers:
-            headers[name] = f"{headers[name]},{value.strip()}"
-        else:
-            headers[name] = value.strip()
-    return parts[0], parts[1], parts[2], headers
-
-
-def _decode_chunked(buf: bytearray) -> tuple[bytes, int] | None:
-    """(body, bytes used) of a complete chunked body at the start of ``buf``; None while incomplete."""
-    chunks = []
-    pos = 0
-    while True:
-        line_end = buf.find(b"\r\n", pos)
-        if line_end < 0:
-            if len(buf) - pos > MAX_LINE:
-                raise _BadRequest("chunk size line too long")
-            return None
-        line = bytes(buf[pos:line_end])
-        try:
-            size = int(line.split(b";", 1)[0].strip(), 16)
-        except ValueError:
-            raise _BadRequest(f"bad chunk size line {line[:40]!r}") from None
-        if size < 0:
-            raise _BadRequest(f"bad chunk size line {line[:40]!r}")
-        pos = line_end + 2
-        if size == 0:
-            while True:  # trailers carry nothing the emulator needs; an empty line ends them
-                line_end = buf.find(b"\r\n", pos)
-                if line_end < 0:
-                    if len(buf) - pos > MAX_LINE:
-                        raise _BadRequest("trailer line too long")
-                    return None
-                empty = line_end == pos
-                pos = line_end + 2
-                if empty:
-                    return b"".join(chunks), pos
-        if len(buf) < pos + size + 2:
-            return None
-        chunks.append(bytes(buf[pos : pos + size]))
-        pos += size
-        if buf[pos : pos + 2] != b"\r\n":
-            raise _BadRequest("chunk does not end where its size says")
-        pos += 2
 
 
 __all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "ServerHandle", "serve_forever", "start_in_thread"]

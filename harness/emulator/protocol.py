@@ -12,11 +12,8 @@ pinned botocore's service models:
                                          credential scope's service (``.../s3/aws4_request``)
     /_emulator/...                       plain JSON, unsigned (see ``Router.register_raw``)
 
-S3 paths cannot be told from SageMaker Runtime paths (``/endpoints/x/invocations`` is also a bucket
-and a key), so a request goes to S3 exactly when its ``Authorization`` header is scoped to ``s3``.
-Among S3 operations sharing a method and path, the one whose required query keys (``?list-type=2``,
-``?tagging``) the request carries, most specific first, wins. Presigned (query-string) URLs are not
-supported.
+Which service and operation a request addresses is decided by :mod:`harness.emulator.routing` (S3 by
+the credential scope); AWS errors and their shape on the wire are :mod:`harness.emulator.errors`.
 
 Contract of ``Router.handle`` (never raises, never leaks a traceback):
 
@@ -48,39 +45,35 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from functools import cache, lru_cache
+from functools import cache
 from typing import Any
 from urllib.parse import parse_qs
 
 import botocore.session
-from botocore.model import OperationModel, ServiceModel, Shape, StructureShape
+from botocore.model import OperationModel, ServiceModel
 from botocore.validate import ParamValidator
 
 from harness.emulator import restxml, wire
+from harness.emulator.errors import (
+    S3_INVALID_KEY_MESSAGE,
+    S3_SIGNATURE_CODES,
+    AwsError,
+    Response,
+    cbor_headers,
+    error_response,
+    internal_failure,
+    json_headers,
+    validation_code,
+)
+from harness.emulator.routing import Route, RouteTable
 from harness.emulator.sigv4 import SignatureError, SigV4Verifier
 
 logger = logging.getLogger(__name__)
 
 SERVICES = ("sagemaker", "sagemaker-runtime", "application-autoscaling", "cloudwatch", "s3")
-INTERNAL_MESSAGE = "We encountered an internal error. Please try again."
-Response = tuple[int, list[tuple[str, str]], bytes]
-
-
-class AwsError(Exception):
-    """An AWS-shaped error: code (e.g. 'ValidationException'), message, HTTP status, extra fields."""
-
-    def __init__(
-        self, code: str, message: str, status: int = 400, fields: dict[str, Any] | None = None
-    ) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.message = message
-        self.status = status
-        self.fields = dict(fields or {})
 
 
 @dataclass(frozen=True)
@@ -103,37 +96,6 @@ RawHandler = Callable[[dict[str, Any]], tuple[int, Any]]
 (HTTP status, JSON-able result)."""
 
 
-@dataclass(frozen=True)
-class _Route:
-    """Where a request goes: the wire format always, the service/operation when recognised."""
-
-    wire: str  # 'json' | 'cbor' | 'rest-json' | 'rest-xml'
-    service: str | None = None
-    operation: str | None = None
-    labels: Mapping[str, str] | None = None  # REST URI labels, still percent-encoded
-    method: str = ""
-
-
-@dataclass(frozen=True)
-class _RestRoute:
-    method: str
-    pattern: re.Pattern[str]
-    # query keys the requestUri or a required member demands (value None: any value)
-    query: Mapping[str, str | None]
-    # required header members (lower case): PUT /b/k with x-amz-copy-source is CopyObject
-    headers: tuple[str, ...]
-    service: str
-    operation: str
-
-    @property
-    def specificity(self) -> int:
-        return len(self.query) + len(self.headers)
-
-    def accepts(self, method: str, keys: Mapping[str, list[str]], headers: Mapping[str, str]) -> bool:
-        return (self.method == method and all(name in headers for name in self.headers)
-                and all(name in keys and (value is None or value in keys[name]) for name, value in self.query.items()))
-
-
 @cache
 def service_model(service: str) -> ServiceModel:
     """The pinned botocore's model for ``service`` (loaded once per process)."""
@@ -152,32 +114,8 @@ class Router:
         self._models = {name: service_model(name) for name in SERVICES}
         self._handlers: dict[tuple[str, str], Handler] = {}
         self._raw: dict[tuple[str, str], RawHandler] = {}
-        self._json_targets: dict[str, str] = {}
-        self._cbor_targets: dict[str, str] = {}
-        self._rest_routes: list[tuple[str, re.Pattern[str], str, str]] = []
-        self._xml_routes: list[_RestRoute] = []
+        self._routes = RouteTable(self._models)
         self._validator = ParamValidator()
-        for name, model in self._models.items():
-            protocols = model.metadata.get("protocols") or [model.protocol]
-            prefix = model.metadata.get("targetPrefix")
-            if prefix and "json" in protocols:
-                self._json_targets[prefix] = name
-            if prefix and "smithy-rpc-v2-cbor" in protocols:
-                self._cbor_targets[prefix] = name
-            if "rest-json" in protocols:
-                for op in model.operation_names:
-                    http = model.operation_model(op).http
-                    pattern = _uri_pattern(http["requestUri"])
-                    self._rest_routes.append((http["method"], pattern, name, op))
-            if "rest-xml" in protocols:
-                for op in model.operation_names:
-                    op_model = model.operation_model(op)
-                    uri = op_model.http["requestUri"]
-                    query = {**_required_query(op_model), **_uri_query(uri)}
-                    self._xml_routes.append(_RestRoute(op_model.http["method"], _uri_pattern(uri), query,
-                                                       _required_members(op_model, "header"), name, op))
-                # most specific first: GET /b?list-type=2 is ListObjectsV2, not ListObjects
-                self._xml_routes.sort(key=lambda r: -r.specificity)
 
     def register(self, service: str, operation: str, handler: Handler) -> None:
         """Route ``service``/``operation`` (botocore names) to ``handler``; ValueError if unknown."""
@@ -213,57 +151,18 @@ class Router:
                 status, out_headers, out_body = self._error_or_internal(route, error, request_id)
             except Exception:  # a bug in this layer: still answer in the protocol's shape
                 logger.exception("emulator failed to handle %s %s", method, path)
-                status, out_headers, out_body = self._error(route, _internal_failure(), request_id)
+                status, out_headers, out_body = self._error(route, internal_failure(), request_id)
             if route.wire == "rest-xml":
                 out_headers += [("x-amz-request-id", request_id), ("x-amz-id-2", restxml.host_id(request_id))]
         out_headers.append(("x-amzn-RequestId", request_id))
         return status, out_headers, out_body
 
-    def _resolve(self, method: str, path: str, query: str, headers: Mapping[str, str]) -> _Route:
-        if self._xml_routes and _scope_service(headers.get("authorization")) == "s3":
-            return self._resolve_xml(method, path, query, headers)
-        if headers.get("smithy-protocol") == "rpc-v2-cbor" or path.startswith("/service/"):
-            match = re.fullmatch(r"/service/([^/]+)/operation/([^/]+)", path)
-            service = self._cbor_targets.get(match.group(1)) if match and method == "POST" else None
-            return self._known("cbor", service, match.group(2) if match else None)
-        target = headers.get("x-amz-target")
-        if target is not None:
-            prefix, _, operation = target.partition(".")
-            return self._known("json", self._json_targets.get(prefix), operation)
-        for route_method, pattern, service, operation in self._rest_routes:
-            match = pattern.fullmatch(path)
-            if match and route_method == method:
-                return _Route("rest-json", service, operation, match.groupdict())
-        return _Route("rest-json")
-
-    def _resolve_xml(self, method: str, path: str, query: str, headers: Mapping[str, str]) -> _Route:
-        keys = parse_qs(query, keep_blank_values=True)
-        if re.fullmatch(r"/[^/]+/", path):  # '/bucket/' addresses the bucket, as '/bucket' does
-            path = path[:-1]
-        service, found, rank = None, None, -1
-        for route in self._xml_routes:  # most specific first
-            service = route.service
-            if found is not None and route.specificity < rank:
-                break
-            match = route.pattern.fullmatch(path) if route.accepts(method, keys, headers) else None
-            if match is None:
-                continue
-            candidate = _Route("rest-xml", route.service, route.operation, match.groupdict(), method)
-            if (route.service, route.operation) in self._handlers:
-                return candidate
-            # deprecated twins (ListBuckets, ListDirectoryBuckets) share a route: prefer the one served
-            found, rank = found or candidate, route.specificity
-        return found or _Route("rest-xml", service, None, None, method)
-
-    def _known(self, wire_name: str, service: str | None, operation: str | None) -> _Route:
-        if service is None:
-            return _Route(wire_name)
-        if operation not in self._models[service].operation_names:
-            return _Route(wire_name, service)
-        return _Route(wire_name, service, operation)
+    def _resolve(self, method: str, path: str, query: str, headers: Mapping[str, str]) -> Route:
+        """Where the request goes; among S3 twins sharing a route, the one with a handler."""
+        return self._routes.resolve(method, path, query, headers, self._handlers)
 
     def _handle_aws(
-        self, route: _Route, method: str, path: str, query: str, headers: Mapping[str, str], body: bytes
+        self, route: Route, method: str, path: str, query: str, headers: Mapping[str, str], body: bytes
     ) -> Response:
         xml = route.wire == "rest-xml"
         if xml and "x-amz-content-sha256" not in headers and headers.get("authorization"):
@@ -315,15 +214,15 @@ class Router:
             raise
         except Exception:
             logger.exception("emulator handler for %s %s failed", route.service, route.operation)
-            raise _internal_failure() from None
+            raise internal_failure() from None
 
     def _decode(
-        self, route: _Route, op_model: OperationModel, query: str, headers: Mapping[str, str], body: bytes
+        self, route: Route, op_model: OperationModel, query: str, headers: Mapping[str, str], body: bytes
     ) -> dict[str, Any]:
         shape = op_model.input_shape
         if shape is None:
             return {}
-        code = _validation_code(op_model.service_model)
+        code = validation_code(op_model.service_model)
         try:
             if route.wire == "rest-json":
                 params = wire.rest_input(shape, route.labels or {}, parse_qs(query), headers, body)
@@ -345,7 +244,7 @@ class Router:
             raise AwsError(code, f"{len(lines)} validation {noun} detected: {'; '.join(lines)}")
         return params
 
-    def _encode(self, route: _Route, op_model: OperationModel, output: dict[str, Any]) -> Response:
+    def _encode(self, route: Route, op_model: OperationModel, output: dict[str, Any]) -> Response:
         if not isinstance(output, dict):
             raise TypeError(f"handler returned {type(output).__name__}, not a dict of output members")
         shape = op_model.output_shape
@@ -356,46 +255,19 @@ class Router:
             status, headers, body = restxml.rest_xml_output(shape, output, op_model.http.get("responseCode", 200))
             return status, headers, b"" if route.method == "HEAD" else body
         if route.wire == "cbor":
-            return 200, _cbor_headers(), b"" if shape is None else wire.cbor_body(shape, output)
-        return 200, _json_headers(op_model.service_model), wire.json_body(shape, output)
+            return 200, cbor_headers(), b"" if shape is None else wire.cbor_body(shape, output)
+        return 200, json_headers(op_model.service_model), wire.json_body(shape, output)
 
-    def _error_or_internal(self, route: _Route, error: AwsError, request_id: str) -> Response:
+    def _error_or_internal(self, route: Route, error: AwsError, request_id: str) -> Response:
         try:
             return self._error(route, error, request_id)
         except Exception:  # e.g. error fields that cannot be serialized
             logger.exception("emulator could not serialize %s for %s", error.code, route.operation)
-            return self._error(route, _internal_failure(), request_id)
+            return self._error(route, internal_failure(), request_id)
 
-    def _error(self, route: _Route, error: AwsError, request_id: str) -> Response:
-        if route.wire == "rest-xml":
-            if route.method == "HEAD":  # S3 answers HEAD errors with the status only
-                return error.status, [], b""
-            code = "InternalError" if error.code == "InternalFailure" else error.code  # S3's name for it
-            body = restxml.error_xml(code, error.message, request_id, error.fields)
-            return error.status, [("Content-Type", "application/xml")], body
-        model = self._models[route.service] if route.service else None
-        shape = _error_shape(model, error.code) if model else None
-        members = shape.members if shape else {}
-        message_key = "Message" if "Message" in members and "message" not in members else "message"
-        headers: list[tuple[str, str]] = []
-        type_name = error.code
-        if model is not None and model.is_query_compatible:
-            # Real awsQueryCompatible services send the shape name plus the legacy query code.
-            type_name = shape.name if shape else error.code
-            query_code = shape.error_code if shape else error.code
-            sender = error.status < 500
-            if shape is not None:
-                sender = shape.metadata.get("error", {}).get("senderFault", sender)
-            headers.append(("x-amzn-query-error", f"{query_code};{'Sender' if sender else 'Receiver'}"))
-        fields = wire.error_fields(shape, error.fields, cbor=route.wire == "cbor")
-        payload = {message_key: error.message, **fields}
-        if route.wire == "cbor":
-            return error.status, _cbor_headers() + headers, wire.cbor_encode({"__type": type_name, **payload})
-        headers.append(("x-amzn-ErrorType", type_name))
-        if route.wire == "json":
-            content = _json_headers(model) if model else [("Content-Type", "application/x-amz-json-1.1")]
-            return error.status, content + headers, json.dumps({"__type": type_name, **payload}).encode()
-        return error.status, [("Content-Type", "application/json"), *headers], json.dumps(payload).encode()
+    def _error(self, route: Route, error: AwsError, request_id: str) -> Response:
+        """``error`` in the shape of ``route``'s protocol (see :mod:`harness.emulator.errors`)."""
+        return error_response(route, self._models[route.service] if route.service else None, error, request_id)
 
     def _handle_raw(self, method: str, path: str, query: str, body: bytes) -> Response:
         fn = self._raw.get((method, path))
@@ -420,95 +292,8 @@ class Router:
             return _raw_json(500, {"error": "internal error"})
 
 
-def _uri_pattern(request_uri: str) -> re.Pattern[str]:
-    """A regex for a REST ``requestUri`` template; labels become named groups."""
-    path = request_uri.split("?", 1)[0]
-    parts, pos = [], 0
-    for match in re.finditer(r"\{(\w+)(\+?)\}", path):
-        parts.append(re.escape(path[pos : match.start()]))
-        parts.append(f"(?P<{match.group(1)}>{'.+' if match.group(2) else '[^/]+'})")
-        pos = match.end()
-    parts.append(re.escape(path[pos:]))
-    return re.compile("".join(parts))
-
-
-def _uri_query(request_uri: str) -> dict[str, str | None]:
-    """The query keys a REST ``requestUri`` requires: ``?list-type=2`` -> {'list-type': '2'}."""
-    _, _, query = request_uri.partition("?")
-    required: dict[str, str | None] = {}
-    for part in query.split("&"):
-        name, sep, value = part.partition("=")
-        if name and name != "x-id":  # x-id only names the operation for humans
-            required[name] = value if sep else None
-    return required
-
-
-def _required_members(op_model: OperationModel, location: str) -> tuple[str, ...]:
-    """Wire names of the input members required at ``location`` ('header' names in lower case)."""
-    shape = op_model.input_shape
-    if shape is None:
-        return ()
-    names = [shape.members[name].serialization.get("name", name) for name in shape.required_members
-             if shape.members[name].serialization.get("location") == location]
-    return tuple(name.lower() if location == "header" else name for name in names)
-
-
-def _required_query(op_model: OperationModel) -> dict[str, str | None]:
-    """Required query-string members: DELETE /b/k?uploadId=... is AbortMultipartUpload."""
-    return dict.fromkeys(_required_members(op_model, "querystring"))
-
-
-def _scope_service(authorization: str | None) -> str | None:
-    """The service of a SigV4 ``Authorization`` header's credential scope, unverified."""
-    if not authorization:
-        return None
-    match = re.search(r"Credential=[^/,\s]*/[^/,\s]*/[^/,\s]*/([^/,\s]+)/aws4_request", authorization)
-    return match.group(1) if match else None
-
-
-S3_SIGNATURE_CODES = {  # SigV4 failures as S3 reports them: (code, HTTP status)
-    "InvalidSignatureException": ("SignatureDoesNotMatch", 403),
-    "UnrecognizedClientException": ("InvalidAccessKeyId", 403),
-    "IncompleteSignatureException": ("AuthorizationHeaderMalformed", 400),
-    "MissingAuthenticationTokenException": ("AccessDenied", 403),
-}
-S3_INVALID_KEY_MESSAGE = "The AWS Access Key Id you provided does not exist in our records."
-
-
-def _internal_failure() -> AwsError:
-    return AwsError("InternalFailure", INTERNAL_MESSAGE, 500)
-
-
-def _unknown_status(route: _Route) -> int:
+def _unknown_status(route: Route) -> int:
     return 404 if route.wire == "rest-json" else 400
-
-
-@cache
-def _validation_code(model: ServiceModel) -> str:
-    if model.protocol == "rest-xml":
-        return "InvalidArgument"
-    names = {shape.name for shape in model.error_shapes}
-    return "ValidationError" if "ValidationError" in names else "ValidationException"
-
-
-@lru_cache(maxsize=256)
-def _error_shape(model: ServiceModel, code: str) -> StructureShape | None:
-    """The modeled error shape named ``code``, else the one whose (query) error code is ``code``."""
-    by_code: Shape | None = None
-    for shape in model.error_shapes:
-        if shape.name == code:
-            return shape
-        if by_code is None and shape.error_code == code:
-            by_code = shape
-    return by_code if isinstance(by_code, StructureShape) else None
-
-
-def _json_headers(model: ServiceModel) -> list[tuple[str, str]]:
-    return [("Content-Type", f"application/x-amz-json-{model.metadata.get('jsonVersion', '1.1')}")]
-
-
-def _cbor_headers() -> list[tuple[str, str]]:
-    return [("smithy-protocol", "rpc-v2-cbor"), ("Content-Type", "application/cbor")]
 
 
 def _raw_json(status: int, result: Any) -> Response:
@@ -516,4 +301,4 @@ def _raw_json(status: int, result: Any) -> Response:
     return status, [("Content-Type", "application/json")], body
 
 
-__all__ = ["AwsError", "Call", "Handler", "RawHandler", "Router", "SERVICES", "service_model"]
+__all__ = ["Call", "Handler", "RawHandler", "Router", "SERVICES", "service_model"]

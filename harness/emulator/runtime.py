@@ -46,7 +46,8 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from harness.autoscaling.entities import AsyncResult
-from harness.emulator.protocol import AwsError, Call
+from harness.emulator.errors import AwsError
+from harness.emulator.protocol import Call
 from harness.emulator.s3 import parse_s3_uri
 from harness.emulator.sagemaker import world_errors
 

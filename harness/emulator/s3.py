@@ -40,7 +40,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from harness.emulator.protocol import AwsError, Call
+from harness.emulator.errors import AwsError
+from harness.emulator.protocol import Call
 from harness.emulator.timestamps import to_datetime
 
 if TYPE_CHECKING:

@@ -19,7 +19,8 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from harness.autoscaling.entities import AsyncConfig, Endpoint, Variant, WorldError
-from harness.emulator.protocol import AwsError, Call, service_model
+from harness.emulator.errors import AwsError
+from harness.emulator.protocol import Call, service_model
 from harness.emulator.timestamps import to_datetime, to_millis
 
 if TYPE_CHECKING:

@@ -24,8 +24,9 @@ from botocore.exceptions import ClientError
 from botocore.response import StreamingBody
 
 from harness.emulator import cbor
+from harness.emulator.errors import AwsError
 from harness.emulator.http import ServerHandle, start_in_thread
-from harness.emulator.protocol import AwsError, Call, Router, service_model
+from harness.emulator.protocol import Call, Router, service_model
 from harness.emulator.sigv4 import SignatureError, SigV4Verifier, signing_key
 
 T0 = datetime(2024, 5, 17, 12, 30, 15, 250000, tzinfo=UTC)

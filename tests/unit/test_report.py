@@ -12,7 +12,8 @@ import plotly.offline
 import pytest
 
 from harness.record import Recorded, RunFolder, Verdict, VerdictStatus
-from harness.report.figures import WINDOW_FILL, timeline_figure, utc
+from harness.report.figure_traces import utc
+from harness.report.figures import WINDOW_FILL, timeline_figure
 from harness.report.html import fmt_duration, fmt_rel, overall_outcome, render_html, write_report
 from harness.report.junit import junit_xml, write_junit
 from tests import fixtures_runs as fx

@@ -20,7 +20,8 @@ from harness.report.context import (
     short_alarm_name,
     step_lines,
 )
-from harness.report.figures import timeline_figure, timeline_rows, utc
+from harness.report.figure_traces import utc
+from harness.report.figures import timeline_figure, timeline_rows
 from harness.report.html import render_html, scaling_lines
 from tests import report_fixtures as rf
 

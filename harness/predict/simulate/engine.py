@@ -16,7 +16,8 @@ from botocore.validate import ParamValidator
 from harness.autoscaling.metrics import MetricKey
 from harness.autoscaling.params import ModelParams
 from harness.emulator.app import Emulator
-from harness.emulator.protocol import AwsError, Call, service_model
+from harness.emulator.errors import AwsError
+from harness.emulator.protocol import Call, service_model
 from harness.errors import ConfigError
 from harness.profile import Profile, Stage, StepPolicy, TargetTrackingPolicy
 from harness.profile.aws_requests import (
