@@ -1,4 +1,4 @@
-"""Exit codes of ``scalecheck``, defined once (DESIGN.md "Exit codes").
+"""Exit codes of ``scalecheck``, defined once (docs/architecture.md "Exit codes").
 
 Only ``harness/cli.py`` exits; everything else returns outcomes that it maps to these numbers.
 Locust's own 1 (a request failed) and 2 (bad arguments / unexpected error) are deliberately not
@@ -27,3 +27,14 @@ INVALID_CONFIG: Final = 104
 
 INFRASTRUCTURE: Final = 105
 """AWS or the emulator was unreachable, or credentials were missing or refused."""
+
+# Severity of the outcome exit codes, worst last: an expectation failed beats an invalid run beats an
+# inconclusive one beats a pass; configuration and infrastructure errors beat them all. (Across runs: a
+# trustworthy FAIL of one scenario outranks another scenario's invalid load. Within one run an invalid
+# load wins over its own FAILs, which it makes untrustworthy: checks.exit_code.)
+_SEVERITY = {OK: 0, INCONCLUSIVE: 1, INVALID_RUN: 2, FAILED: 3}
+
+
+def worst_exit_code(codes: list[int]) -> int:
+    """The most severe of several runs' exit codes (``OK`` for none)."""
+    return max(codes, key=lambda c: _SEVERITY.get(c, 4), default=OK)

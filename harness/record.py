@@ -18,7 +18,7 @@ A run leaves ``reports/<UTC-stamp>-<profile>/`` holding:
 ``verdicts.json``     list of :class:`Verdict`.
 ``junit.xml``, ``report.html``.
 
-Every timestamp (``*_ts``) is UTC epoch seconds of **endpoint time** (DESIGN.md "Time"). Streams
+Every timestamp (``*_ts``) is UTC epoch seconds of **endpoint time** (docs/architecture.md "Time"). Streams
 are append-only JSON lines flushed line by line, so an interrupted run leaves a readable folder; a
 torn last line is ignored on read. ``scalecheck check`` and ``scalecheck report`` recompute
 everything from the folder alone.

@@ -451,22 +451,6 @@ def write_profile_yaml(profile: Profile, path: Path) -> None:
     path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
 
 
-def _utc_text(ts: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(ts))
-
-
-# Severity of the outcome exit codes, worst last: an expectation failed beats an invalid run beats an
-# inconclusive one beats a pass; configuration and infrastructure errors beat them all. (Across runs: a
-# trustworthy FAIL of one scenario outranks another scenario's invalid load. Within one run an invalid
-# load wins over its own FAILs, which it makes untrustworthy: checks.exit_code.)
-_SEVERITY = {exitcodes.OK: 0, exitcodes.INCONCLUSIVE: 1, exitcodes.INVALID_RUN: 2, exitcodes.FAILED: 3}
-
-
-def worst_exit_code(codes: list[int]) -> int:
-    """The most severe of several runs' exit codes (``OK`` for none)."""
-    return max(codes, key=lambda c: _SEVERITY.get(c, 4), default=exitcodes.OK)
-
-
 @dataclass(frozen=True)
 class ScenarioRun:
     name: str
@@ -522,7 +506,7 @@ def run_scenarios(profile: Profile, profile_path: Path, options: RunOptions,
     if skipped:
         say(f"skipped scenario(s) {', '.join(skipped)} (interrupted)")
     codes = [r.result.exit_code for r in runs] + ([exitcodes.INCONCLUSIVE] if skipped else [])
-    return ScenariosResult(parent, runs, skipped, comparison, worst_exit_code(codes), interrupted)
+    return ScenariosResult(parent, runs, skipped, comparison, exitcodes.worst_exit_code(codes), interrupted)
 
 
 def _index_and_compare(parent: Path, profile_name: str, folders: list[tuple[str, Path]],

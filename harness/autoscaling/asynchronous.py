@@ -1,6 +1,6 @@
 """Asynchronous endpoints of the model: the backlog, its dispatch, completions, expiries and metrics.
 
-A mixin of :class:`harness.autoscaling.world.World`. Rules (``shared/aws-semantics.md`` §6) — A-numbers
+A mixin of :class:`harness.autoscaling.world.World`. Rules (``docs/aws-semantics.md`` §6) — A-numbers
 are cited by the tests:
 
 - A1 an endpoint with an AsyncInferenceConfig accepts only InvokeEndpointAsync [S15-async]; the

@@ -1,6 +1,6 @@
 """Named, configurable parameters of the autoscaling and endpoint model.
 
-Every value that AWS documents carries its source tag from ``shared/aws-semantics.md``; every value
+Every value that AWS documents carries its source tag from ``docs/aws-semantics.md``; every value
 AWS does not document is marked UNCONFIRMED and is a parameter here, never a constant in the code,
 so that a user can calibrate it from a real run. Durations are seconds of endpoint time.
 """

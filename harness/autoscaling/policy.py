@@ -1,7 +1,7 @@
 """Target-tracking decisions: the proportional formula, the cooldown rules, the flapping check.
 
 All functions are pure; ``now`` and capacities are arguments. Rules and their sources
-(``shared/aws-semantics.md`` §1):
+(``docs/aws-semantics.md`` §1):
 
 - R1 proportional capacity: ``ceil(basis * metric / target)`` clamped to [min, max] — DERIVED, the
   formula is UNCONFIRMED; ``basis`` is a named parameter (``ModelParams.capacity_basis``).

@@ -1,7 +1,7 @@
 """Step scaling: the configuration, its validation, and the decision when the policy's alarm acts.
 
 All functions are pure; ``now`` and capacities are arguments. Rules and their sources
-(``shared/aws-semantics.md`` §2, §4):
+(``docs/aws-semantics.md`` §2, §4):
 
 - S1 bounds are offsets from the alarm threshold; above it the lower bound is inclusive and the upper
   exclusive, below it the lower is exclusive and the upper inclusive; null is ±∞ [S3, S8].

@@ -2,7 +2,7 @@
 
 Pure: no I/O and no clock. "Now" is the data itself: a capacity check has observed the endpoint
 until the ``ts`` of the latest :class:`~harness.record.EndpointSample`. All times are endpoint-time
-epoch seconds (DESIGN.md "Time"). :func:`evaluate` is called repeatedly while a run is in progress
+epoch seconds (docs/architecture.md "Time"). :func:`evaluate` is called repeatedly while a run is in progress
 (``final=False``) and once at the end (``final=True``); ``scalecheck check`` replays it offline.
 Summaries give times as a span after the anchor ("9m12s after load_start"); ``details`` holds the
 evidence (the samples, datapoints or activities that decided it). *G* is ``collector.max_sample_gap_s``.
@@ -206,7 +206,7 @@ def exit_code(verdicts: Sequence[Verdict], *, invalid: bool = False) -> int:
 
     Precedence: an invalid load wins over a failed expectation. The load generator did not offer the
     profile's load, so the verdicts (still computed and written) describe another experiment than the one
-    the profile asked for; a FAIL there is no evidence the endpoint failed to scale (DESIGN.md "Load
+    the profile asked for; a FAIL there is no evidence the endpoint failed to scale (docs/architecture.md "Load
     generation": reported as invalid, not as a scaling failure)."""
     if invalid:
         return exitcodes.INVALID_RUN

@@ -21,11 +21,11 @@ T = TypeVar("T")
 
 def cmd_check(args: argparse.Namespace) -> int:
     from harness import checks
+    from harness.exitcodes import worst_exit_code
     from harness.profile import ProfileError
     from harness.record import is_scenarios_parent, scenario_folders
     from harness.report.compare import write_comparison_of
     from harness.report.conclude import recheck
-    from harness.run import worst_exit_code
 
     run_dir = Path(args.run_dir)
     try:
@@ -190,7 +190,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         codes.append(exit_code(r.verdicts))
     if len(runs) > 1:
         print(f"comparison: {folder / 'comparison.html'}")
-    from harness.run import worst_exit_code
+    from harness.exitcodes import worst_exit_code
 
     return worst_exit_code(codes)
 

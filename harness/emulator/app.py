@@ -5,7 +5,7 @@ Scaling, CloudWatch and S3 (an in-memory :class:`~harness.emulator.s3.ObjectStor
 asynchronous inputs are read and results written).
 
 Endpoint time starts at the wall time the emulator starts and runs ``speed`` times faster
-(DESIGN.md "Time"); every timestamp it returns is endpoint time. A background ticker advances the
+(docs/architecture.md "Time"); every timestamp it returns is endpoint time. A background ticker advances the
 model so alarms fire and instances come InService without traffic; every request also advances it
 first. All model access goes through one lock: the model is single-threaded. After each advance the
 asynchronous requests the model finished are taken from it (under the lock) and their result objects

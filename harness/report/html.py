@@ -8,7 +8,7 @@ The page holds what the folder holds — no credentials, no environment data; th
 ``endpoint_url`` and the resolved profile are deliberately left out (the profile may name an IAM role
 or an S3 location; the user's expectation text is quoted per verdict).
 
-Times are endpoint time (DESIGN.md "Time"), shown in UTC; verdict times are shown relative to the
+Times are endpoint time (docs/architecture.md "Time"), shown in UTC; verdict times are shown relative to the
 verdict's trigger (``T+9m00s``).
 """
 

@@ -7,7 +7,7 @@ One ``<testsuite>`` per run, one ``<testcase>`` per verdict (``classname`` = ``s
 * ``FAIL`` — ``<failure type="FAIL" message="<summary>">`` with the evidence as text.
 * ``INCONCLUSIVE`` — ``<error type="inconclusive" message="INCONCLUSIVE: <summary>">``. Not
   ``<skipped>``: every CI system listed shows a skipped test as neutral (often green), and an
-  undecided expectation must never look like a pass (DESIGN.md "Checks"). ``<error>`` is counted in
+  undecided expectation must never look like a pass (docs/architecture.md "Checks"). ``<error>`` is counted in
   ``errors=`` and turns the build red/unstable everywhere.
 
 When the run did not complete (``status`` ``aborted`` or still ``running``) one more testcase,

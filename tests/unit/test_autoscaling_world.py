@@ -1,6 +1,6 @@
 """harness.autoscaling.world: endpoint lifecycle, scaling activities and the Foundation scenario.
 
-Rules are cited as in ``shared/aws-semantics.md`` (section + source tag) or by the R-numbers of
+Rules are cited as in ``docs/aws-semantics.md`` (section + source tag) or by the R-numbers of
 ``harness/autoscaling/policy.py``. Times are endpoint seconds; ``START`` is a minute boundary so that
 ``START + endpoint_create_delay_s`` (300 by default) is one too, and period arithmetic stays literal.
 The builders here are shared with the alarm and metric tests.

@@ -1,6 +1,6 @@
 """harness.autoscaling.schedule: Schedule expressions and their next fire times.
 
-Rules are cited as in ``shared/aws-semantics.md`` §3 [S4, S8]. Times are written as ISO strings (UTC
+Rules are cited as in ``docs/aws-semantics.md`` §3 [S4, S8]. Times are written as ISO strings (UTC
 unless a zone is named) so each case reads as a literal example.
 """
 

@@ -1,6 +1,6 @@
 """harness.autoscaling.step: bounds, validation, rounding, cooldown, aggregation; and step policies in World.
 
-Rules are the S-numbers of ``harness/autoscaling/step.py`` with their ``shared/aws-semantics.md``
+Rules are the S-numbers of ``harness/autoscaling/step.py`` with their ``docs/aws-semantics.md``
 source tags (§2 [S3, S7, S8]).
 """
 
