@@ -6,9 +6,10 @@ RealtimeUser (InvokeEndpoint) or AsyncUser (InvokeEndpointAsync via S3), whichev
     locust -f locustfile.py --scalecheck-profile profiles/realtime-target-tracking.yaml --host http://127.0.0.1:4566
     locust -f locustfile.py --scalecheck-profile my.yaml --host https://runtime.sagemaker.us-east-1.amazonaws.com
 
-`scalecheck run` starts it for you and records the load into the run folder.
+The code is in harness/load/ (this file re-exports its entry module, harness/load/locustfile.py); `scalecheck run`
+starts Locust on that module for you and records the load into the run folder.
 """
 
-from harness.load.users import AsyncUser, ProfileShape, RealtimeUser
+from harness.load.locustfile import AsyncUser, ProfileShape, RealtimeUser
 
 __all__ = ["AsyncUser", "ProfileShape", "RealtimeUser"]

@@ -69,7 +69,7 @@ STATUS_EVERY_WALL_S = 5.0
 WORKERS_WAIT_S = 600  # how long a --master waits for its workers to connect (Locust --expect-workers-max-wait)
 OBSERVE_EVERY_WALL_S = 0.25  # how often the run re-evaluates the checks while it observes
 PREDICTION_FOLDER = "prediction"
-LOADGEN = Path(__file__).with_name("load") / "users.py"
+LOADGEN = Path(__file__).with_name("load") / "locustfile.py"
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 ``signer_us_per_request()`` -> ``(ours_us, botocore_us)``: microseconds per request, best of
 ``repeats`` runs of ``n`` signs each. Ours is ``Signer.headers`` on a request built once (as a Locust
-user does); botocore's is what ``harness.load.users.Signer.sign`` does per request: build an
+user does); botocore's is what the load generator's signer did per request before ``harness.load.invoke``: build an
 ``AWSRequest``, ``SigV4Auth(...).add_auth`` it, copy the headers.
 """
 

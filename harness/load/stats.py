@@ -1,35 +1,37 @@
 """Per-interval load statistics: what was offered, what was achieved, how fast, what failed.
 
-Pure (no Locust, no gevent): the load generator feeds :meth:`IntervalRecorder.record` one call per
-finished request (and, for async endpoints, :meth:`IntervalRecorder.record_completion` one call per
-observed completion) and calls :meth:`IntervalRecorder.flush` once per interval. Interval timestamps
-and rates are endpoint time (converted through a :class:`~harness.record.Clock`); latencies are
-the client's wall-clock milliseconds, completion times endpoint seconds.
+Pure (no Locust, no gevent: the checks and reports import it without the load generator): the load
+generator feeds :meth:`IntervalRecorder.record` one call per finished request (and, for async endpoints,
+:meth:`IntervalRecorder.record_completion` one call per observed completion) and calls
+:meth:`IntervalRecorder.flush` once per interval. Interval timestamps and rates are endpoint time
+(converted through a :class:`~harness.record.Clock`); latencies are the client's wall-clock milliseconds,
+completion times endpoint seconds.
 
 Latencies and completion times go into HDR histograms (:class:`hdrh.histogram.HdrHistogram`), one per
 interval: recording is O(1) with no list of samples, percentiles are within
 :data:`HDR_SIGNIFICANT_DIGITS` significant digits (an upper bound: never better than the truth), and
 the flushed :class:`~harness.record.LoadInterval` carries the encoded histograms (``latency_hdr``,
 ``completion_hdr``) so that intervals of several load generator processes can be merged exactly
-(:func:`merge_intervals`).
+(:func:`merge_intervals`; on a Locust master, :class:`IntervalMerger`).
 
-:class:`CompletionTracker` is the bookkeeping of async completion tracking: which sampled requests
-are still outstanding, where their output or failure object will appear, and when they were sent.
+:func:`load_shortfall` and :func:`invalid_load_reason` judge recorded intervals: offered vs achieved
+requests, over the whole load and per stage.
+
+Failure modes: a value beyond a histogram's range is counted at its top (the exact max is kept apart);
+merging a record that has samples but no histogram leaves the merged percentiles None (``max`` stays
+exact); :func:`merge_intervals` of no records raises ValueError. Open-loop arrivals and pool sizing are
+in :mod:`harness.load.arrivals`, async completion bookkeeping in :mod:`harness.load.completions`.
 """
 
 from __future__ import annotations
 
 import math
-import random
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from hdrh.histogram import HdrHistogram
 
-from harness.profile import Stage
-from harness.profile.traffic import next_poisson_arrival, stage_integral
 from harness.record import Clock, LatencyMs, LoadInterval
 
 # Request latencies: integer microseconds from 1 µs to one hour.
@@ -334,231 +336,7 @@ class IntervalMerger:
         return merged.model_copy(update={"users": max(r.users for r in records), "workers": len(records)})
 
 
-def split_s3_uri(uri: str) -> tuple[str, str]:
-    """``s3://bucket/some/key`` -> ``("bucket", "some/key")``; ValueError if it is not an S3 URI."""
-    if not uri.startswith("s3://"):
-        raise ValueError(f"not an S3 URI: {uri!r}")
-    bucket, _, key = uri[5:].partition("/")
-    if not bucket:
-        raise ValueError(f"no bucket in S3 URI: {uri!r}")
-    return bucket, key
-
-
-def s3_prefix(uri: str) -> tuple[str, str]:
-    """The (bucket, prefix) to list to find the object at ``uri``: its key up to the last ``/``."""
-    bucket, key = split_s3_uri(uri)
-    return bucket, key.rsplit("/", 1)[0] + "/" if "/" in key else ""
-
-
-@dataclass(frozen=True)
-class Completion:
-    """A tracked request whose result appeared: ``seconds`` from send to sighting (endpoint time)."""
-
-    inference_id: str
-    seconds: float
-    failed: bool
-
-
-@dataclass(frozen=True)
-class _Pending:
-    inference_id: str
-    output_uri: str
-    failure_uri: str | None
-    sent_ts: float
-
-
-class CompletionTracker:
-    """Outstanding async requests of the completion sample, looked up by the S3 URI of their result.
-
-    ``sample`` is the fraction of accepted requests to track; :meth:`should_track` picks them evenly
-    by a counter (deterministic: with 0.25, every 4th). Requests older than ``max_age_s`` are given up
-    (:meth:`prune`): past their TTL and invocation timeout no result will come.
-    """
-
-    def __init__(self, sample: float, max_age_s: float) -> None:
-        if not 0.0 <= sample <= 1.0:
-            raise ValueError(f"sample must be within [0, 1], got {sample}")
-        self.sample = sample
-        self.max_age_s = max_age_s
-        self._accepted = 0
-        self._pending: dict[str, _Pending] = {}
-        self._by_uri: dict[str, tuple[_Pending, bool]] = {}
-        self._prefixes: Counter[tuple[str, str]] = Counter()
-        self.given_up = 0
-
-    def should_track(self) -> bool:
-        """Count one accepted request; True if it belongs to the sample."""
-        n = self._accepted
-        self._accepted += 1
-        return math.floor((n + 1) * self.sample + 1e-9) > math.floor(n * self.sample + 1e-9)
-
-    def track(self, inference_id: str, output_uri: str, failure_uri: str | None, sent_ts: float) -> None:
-        """Watch for ``output_uri`` (success) or ``failure_uri`` (failure) of a request sent at ``sent_ts``."""
-        if inference_id in self._pending:
-            self._forget(self._pending[inference_id])
-        entry = _Pending(inference_id, output_uri, failure_uri, sent_ts)
-        self._pending[inference_id] = entry
-        for uri, failed in ((output_uri, False), (failure_uri, True)):
-            if uri is not None:
-                self._by_uri[uri] = (entry, failed)
-                self._prefixes[s3_prefix(uri)] += 1
-
-    @property
-    def outstanding(self) -> int:
-        return len(self._pending)
-
-    def prefixes(self) -> list[tuple[str, str]]:
-        """The (bucket, prefix) pairs to list: where outstanding requests' results can appear."""
-        return sorted(p for p, n in self._prefixes.items() if n > 0)
-
-    def waiting_in(self, bucket: str, prefix: str) -> int:
-        """How many outstanding results can still appear under ``prefix`` of ``bucket``."""
-        return self._prefixes[(bucket, prefix)]
-
-    def observe(self, uri: str, seen_ts: float) -> Completion | None:
-        """An object exists at ``uri`` (seen at endpoint time ``seen_ts``): the completion it means, if tracked."""
-        found = self._by_uri.get(uri)
-        if found is None:
-            return None
-        entry, failed = found
-        self._forget(entry)
-        return Completion(entry.inference_id, max(0.0, seen_ts - entry.sent_ts), failed)
-
-    def prune(self, now_ts: float) -> int:
-        """Give up requests sent more than ``max_age_s`` before ``now_ts``; how many were given up."""
-        old = [e for e in self._pending.values() if now_ts - e.sent_ts > self.max_age_s]
-        for entry in old:
-            self._forget(entry)
-        self.given_up += len(old)
-        return len(old)
-
-    def _forget(self, entry: _Pending) -> None:
-        self._pending.pop(entry.inference_id, None)
-        for uri in (entry.output_uri, entry.failure_uri):
-            if uri is not None and self._by_uri.pop(uri, None) is not None:
-                key = s3_prefix(uri)
-                self._prefixes[key] -= 1
-                if self._prefixes[key] <= 0:
-                    del self._prefixes[key]
-
-
-# One ListObjectsV2 page: (bucket, prefix, continuation token or None) -> the response
-ListPage = Callable[[str, str, "str | None"], Mapping[str, Any]]
-
-
-def poll_completions(tracker: CompletionTracker, list_page: ListPage, now_ts: Callable[[], float]) -> list[Completion]:
-    """One poll: list each prefix where an outstanding result can appear (paginated, stopping once
-    nothing more is awaited there) and return the completions seen, each timed at its page's arrival."""
-    found: list[Completion] = []
-    for bucket, prefix in tracker.prefixes():
-        token: str | None = None
-        while tracker.waiting_in(bucket, prefix) > 0:
-            page = list_page(bucket, prefix, token)
-            seen_ts = now_ts()
-            for obj in page.get("Contents", ()):
-                done = tracker.observe(f"s3://{bucket}/{obj['Key']}", seen_ts)
-                if done is not None:
-                    found.append(done)
-            token = page.get("NextContinuationToken") if page.get("IsTruncated") else None
-            if not token:
-                break
-    return found
-
-
-# --- open-loop arrivals and the validity of the load ---------------------------------------------
-
-# Open-loop user pool: POOL_MARGIN x the users busy at the rate (Little's law: rate x latency), plus
-# POOL_BURST_SIGMAS standard deviations of a Poisson count of that mean (bursts), never below POOL_MIN.
-POOL_MARGIN = 2.0
-POOL_BURST_SIGMAS = 3.0
-POOL_MIN = 10
-
-
-def pool_size(rate_wall: float, latency_wall_s: float, cap: int | None = None) -> int:
-    """Users one process needs to serve ``rate_wall`` arrivals per wall second that each take
-    ``latency_wall_s``: ``ceil(POOL_MARGIN * busy + POOL_BURST_SIGMAS * sqrt(busy))``, at least
-    :data:`POOL_MIN` (0 when the rate is 0), at most ``cap``."""
-    if rate_wall <= 0:
-        return 0
-    busy = rate_wall * max(latency_wall_s, 0.0)
-    users = max(POOL_MIN, math.ceil(POOL_MARGIN * busy + POOL_BURST_SIGMAS * math.sqrt(busy) - 1e-9))
-    return min(users, cap) if cap is not None else users
-
-
-class ArrivalSchedule:
-    """The arrival times (endpoint seconds since load start) of an open-loop load, one :meth:`next` at a time.
-
-    ``uniform``: the k-th arrival (k = 1, 2, ...) is where the offered request count (the integral of the
-    rate from 0) reaches k - 1, so the first request goes when the load starts (as in the simulator, so a run and
-    its prediction send at the same times) and the arrivals follow the rate exactly, evenly spaced at a constant
-    rate, up to (not including) the end of the load;
-    ``poisson``: :func:`~harness.profile.traffic.next_poisson_arrival` with a ``random.Random(seed)``.
-
-    ``part`` of ``parts`` (distributed load, one part per Locust worker): only the arrivals k (0, 1, ... of
-    the whole schedule) with ``k % parts == part``; the parts of one seed partition the whole schedule
-    exactly (every worker walks the same sequence and keeps its share).
-    """
-
-    def __init__(self, stages: list[Stage], arrivals: str = "uniform", seed: int | None = None, *,
-                 part: int = 0, parts: int = 1) -> None:
-        if not 0 <= part < parts:
-            raise ValueError(f"part must be within [0, {parts}), got {part}")
-        self.stages = stages
-        self.poisson = arrivals == "poisson"
-        self.rng = random.Random(seed)
-        self.part = part
-        self.parts = parts
-        self.t = 0.0
-        self.count = 0  # arrivals of the whole schedule so far (every part's)
-        self._stage = 0  # uniform: cursor (stage index, its start, the count offered before it)
-        self._start = 0.0
-        self._before = 0.0
-
-    def next(self) -> float | None:
-        """The next arrival time of this part, or None once the load has ended."""
-        while True:
-            k = self.count
-            t = self._next()
-            if t is None or k % self.parts == self.part:
-                return t
-
-    def _next(self) -> float | None:
-        if self.poisson:
-            t = next_poisson_arrival(self.stages, self.t, self.rng)
-        else:
-            t = self._next_uniform(self.count)
-        if t is not None:
-            self.t = t
-            self.count += 1
-        return t
-
-    def _next_uniform(self, target: float) -> float | None:
-        while self._stage < len(self.stages):
-            s = self.stages[self._stage]
-            total = stage_integral(s, 0.0, s.duration_s)
-            need = target - self._before
-            if need < total - 1e-9:
-                return self._start + _invert(s, need, total)
-            self._before += total
-            self._start += s.duration_s
-            self._stage += 1
-        return None
-
-
-def _invert(s: Stage, need: float, total: float) -> float:
-    """The time into stage ``s`` where its integral from 0 reaches ``need`` (0 <= need < total)."""
-    if s.kind == "hold":
-        return min(s.duration_s, need / float(s.rate_rps or 1.0))
-    lo, hi = 0.0, s.duration_s
-    for _ in range(60):
-        mid = (lo + hi) / 2
-        if stage_integral(s, 0.0, mid) < need:
-            lo = mid
-        else:
-            hi = mid
-        if hi - lo < 1e-7:
-            break
-    return hi
+# --- the validity of the load ---------------------------------------------------------------------
 
 
 @dataclass(frozen=True)

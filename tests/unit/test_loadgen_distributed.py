@@ -7,7 +7,8 @@ import pytest
 
 from harness import exitcodes
 from harness.cli import main
-from harness.load.stats import ArrivalSchedule, IntervalMerger, IntervalRecorder, hdr_summary, latency_summary
+from harness.load.arrivals import ArrivalSchedule
+from harness.load.stats import IntervalMerger, IntervalRecorder, hdr_summary, latency_summary
 from harness.profile import Stage
 from harness.record import Clock, LoadInterval
 from tests.conftest import PROFILE

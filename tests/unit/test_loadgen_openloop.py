@@ -7,14 +7,8 @@ import math
 import pytest
 
 from harness import checks, exitcodes
-from harness.load.stats import (
-    POOL_MIN,
-    ArrivalSchedule,
-    IntervalRecorder,
-    invalid_load_reason,
-    load_shortfall,
-    pool_size,
-)
+from harness.load.arrivals import POOL_MIN, ArrivalSchedule, pool_size
+from harness.load.stats import IntervalRecorder, invalid_load_reason, load_shortfall
 from harness.profile import Stage, TrafficSpec
 from harness.profile.traffic import integral
 from harness.record import Clock, LoadInterval, Verdict

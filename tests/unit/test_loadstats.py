@@ -8,17 +8,14 @@ from collections.abc import Sequence
 
 import pytest
 
+from harness.load.completions import CompletionTracker, poll_completions, s3_prefix, split_s3_uri
 from harness.load.stats import (
     LATENCY_HIGHEST_US,
-    CompletionTracker,
     IntervalRecorder,
     decode_histogram,
     hdr_percentiles,
     latency_summary,
     merge_intervals,
-    poll_completions,
-    s3_prefix,
-    split_s3_uri,
 )
 from harness.record import Clock, LatencyMs, LoadInterval
 

@@ -1,0 +1,67 @@
+"""The AWS side of one load generator process: the SigV4 signer its users share, the S3 client async
+endpoints need, and the error code of a failed invocation.
+
+On loopback (:func:`is_emulator`: the emulator) the credentials are ``AWS_ACCESS_KEY_ID`` /
+``AWS_SECRET_ACCESS_KEY`` from the environment, else the emulator's ``test``/``test``, and S3 is path
+style on the same port; elsewhere the standard credential chain and the region's S3. :func:`signer`
+builds one signer per process (kept in ``RUN.signer``; temporary credentials are refreshed before they
+expire) and ends the process (SystemExit) when no credentials are found. :func:`error_code` never
+raises: the AWS error type, else ``HTTP<status>``, else ``ConnectionError``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import boto3
+import botocore.config
+
+from harness.load.invoke import NoCredentialsError, Signer, resolve_credentials
+from harness.load.state import RUN
+
+
+def is_emulator(host: str) -> bool:
+    """Whether the Locust host is the emulator on loopback (its own credentials, path-style S3 on the same port)."""
+    return host.startswith(("http://127.0.0.1", "http://localhost"))
+
+
+def _session(region: str, host: str) -> boto3.session.Session:
+    """The emulator's credentials (or the environment's) on loopback, else the standard credential chain."""
+    if is_emulator(host):
+        return boto3.session.Session(aws_access_key_id=os.environ.get("AWS_ACCESS_KEY_ID", "test"),
+                                     aws_secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY", "test"),
+                                     region_name=region)
+    return boto3.session.Session(region_name=region)
+
+
+def signer(region: str, host: str) -> Signer:
+    """One fast SigV4 signer per process (harness.load.invoke), shared by all users; credentials from the standard
+    chain (test/test for the emulator on loopback), refreshed when temporary ones near expiry."""
+    if RUN.signer is None:
+        try:
+            RUN.signer = Signer(region, host, resolve_credentials(region, host))
+        except NoCredentialsError:
+            raise SystemExit("scalecheck locustfile: no AWS credentials found for signing requests") from None
+    return RUN.signer
+
+
+def error_code(response: Any) -> str:
+    code = response.headers.get("x-amzn-ErrorType") if response.headers else None
+    if not code:
+        try:
+            code = json.loads(response.content or b"{}").get("__type")
+        except (ValueError, AttributeError):
+            code = None
+    if not code:
+        code = f"HTTP{response.status_code}" if response.status_code else "ConnectionError"
+    return str(code).split(":")[0]
+
+
+def s3_client(region: str, host: str) -> Any:
+    """boto3 S3 client: the emulator (path style, same port) on loopback, else S3 of the region."""
+    emulator = is_emulator(host)
+    config = botocore.config.Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=10,
+                                    read_timeout=60, s3={"addressing_style": "path"} if emulator else None)
+    return _session(region, host).client("s3", endpoint_url=host.rstrip("/") if emulator else None, config=config)
