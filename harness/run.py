@@ -42,6 +42,7 @@ import yaml
 from harness import checks, exitcodes
 from harness.emulator.process import EmulatorProcess
 from harness.errors import ConfigError
+from harness.load.launch import WORKERS_WAIT_S, Distribution, locust_command
 from harness.observe.aws import Clients, Target, check_access, emulator_clock, make_clients
 from harness.observe.collector import Collector
 from harness.observe.setup import prepare, put_relative_action
@@ -66,10 +67,8 @@ from harness.report.compare import write_comparison
 from harness.report.conclude import conclude
 
 STATUS_EVERY_WALL_S = 5.0
-WORKERS_WAIT_S = 600  # how long a --master waits for its workers to connect (Locust --expect-workers-max-wait)
 OBSERVE_EVERY_WALL_S = 0.25  # how often the run re-evaluates the checks while it observes
 PREDICTION_FOLDER = "prediction"
-LOADGEN = Path(__file__).with_name("load") / "locustfile.py"
 
 
 @dataclass(frozen=True)
@@ -84,15 +83,7 @@ class RunOptions:
     aws_profile: str | None = None
     locust_args: tuple[str, ...] = ()
     predict: bool = False  # simulate the profile even when no expectation needs the prediction
-    # Distributed load (harness/load/users.py "Distributed load"): N Locust worker processes on this machine
-    # (Locust --processes, the master in the Locust process scalecheck starts) ...
-    processes: int | None = None
-    # ... or a Locust master that waits for ``expect_workers`` workers (``scalecheck run --worker``, on this
-    # machine or others) on ``master_bind_host:master_bind_port`` (loopback unless the user says otherwise).
-    master: bool = False
-    expect_workers: int = 1
-    master_bind_host: str = "127.0.0.1"
-    master_bind_port: int = 5557
+    distribution: Distribution = Distribution()  # one Locust process, or several (harness/load/launch.py)
 
 
 @dataclass(frozen=True)
@@ -219,13 +210,11 @@ class Runner:
         if target.is_local:
             env.update({"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"})
             env.pop("AWS_SESSION_TOKEN", None)
-        cmd = [sys.executable, "-m", "locust", "-f", str(LOADGEN), "--headless", "--host", target.runtime_host(),
-               "--only-summary", "--loglevel", "WARNING", "--stop-timeout", "10", *distribution_args(self.options),
-               *self.options.locust_args]
+        cmd = locust_command(target.runtime_host(), self.options.distribution, *self.options.locust_args)
         log = (self.folder.path / "locust.log").open("wb")
         self.say(f"load: {len(self.profile.traffic.stages)} stage(s), "
                  f"{self.profile.traffic.duration_s:.0f} s of endpoint time at speed {self.speed:g}"
-                 + distribution_text(self.options))
+                 + self.options.distribution.describe())
         self.locust = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
 
     def _observe(self, clock: Clock) -> tuple[str, str | None]:
@@ -257,11 +246,12 @@ class Runner:
             if time.monotonic() - last_status >= STATUS_EVERY_WALL_S:
                 last_status = time.monotonic()
                 self._status_line(recorded, evaluation, clock)
-            if run.load_start_ts is None and self.options.master:  # the time limit counts once the workers came
+            dist = self.options.distribution
+            if run.load_start_ts is None and dist.master:  # the time limit counts once the workers came
                 hard_stop_wall = max(hard_stop_wall, time.monotonic() + limit_wall)
             if locust_done and run.load_end_ts is None and run.load_start_ts is None:
-                waited = (f" (a --master waits {WORKERS_WAIT_S} s at most for its {self.options.expect_workers} "
-                          "worker(s))" if self.options.master else "")
+                waited = (f" (a --master waits {WORKERS_WAIT_S} s at most for its {dist.expect_workers} "
+                          "worker(s))" if dist.master else "")
                 return "aborted", (f"the load generator exited (code {self.locust.returncode}) before the load "
                                    f"began{waited}; see locust.log")
             if locust_done and run.load_end_ts is None:
@@ -382,61 +372,6 @@ class Runner:
         except Exception as err:  # the original error matters more; keep what was recorded
             self.say(f"could not finalise the run folder: {err}")
             self._cleanup()
-
-
-def distribution_args(options: RunOptions) -> list[str]:
-    """The Locust flags of ``options``' distribution: none for one process."""
-    if options.processes:
-        # the forked workers connect to 127.0.0.1 on the master's port: a free one, so runs do not collide
-        port = _free_port()
-        return ["--processes", str(options.processes), "--master-bind-host", "127.0.0.1",
-                "--master-bind-port", str(port), "--master-port", str(port)]
-    if options.master:
-        return ["--master", "--expect-workers", str(options.expect_workers), "--expect-workers-max-wait",
-                str(WORKERS_WAIT_S), "--master-bind-host", options.master_bind_host,
-                "--master-bind-port", str(options.master_bind_port)]
-    return []
-
-
-def distribution_text(options: RunOptions) -> str:
-    if options.processes:
-        return f", in {options.processes} Locust worker process(es)"
-    if options.master:
-        return (f"; Locust master on {options.master_bind_host}:{options.master_bind_port} waiting for "
-                f"{options.expect_workers} worker(s) (at most {WORKERS_WAIT_S} s): start each with "
-                f"scalecheck run PROFILE --worker --master-host HOST --master-port {options.master_bind_port}")
-    return ""
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def run_worker(profile: Profile, profile_path: Path, *, master_host: str, master_port: int,
-               region: str | None = None, endpoint_url: str | None = None, aws_profile: str | None = None,
-               say: Callable[[str], None]) -> int:
-    """``scalecheck run PROFILE --worker``: only a Locust worker of a ``--master`` run (no collector, no run
-    folder, no emulator); it sends its share of the load as the master says and exits when the master stops.
-    Returns Locust's exit code."""
-    target = Target(region=region or profile.region, endpoint_url=endpoint_url, profile_name=aws_profile)
-    env = dict(os.environ)
-    env["SCALECHECK_PROFILE"] = str(Path(profile_path).resolve())
-    for name in ("SCALECHECK_RUN_DIR", "SCALECHECK_CLOCK"):
-        env.pop(name, None)
-    if aws_profile:
-        env["AWS_PROFILE"] = aws_profile
-    cmd = [sys.executable, "-m", "locust", "-f", str(LOADGEN), "--worker", "--master-host", master_host,
-           "--master-port", str(master_port), "--host", target.runtime_host(), "--loglevel", "INFO"]
-    say(f"worker for profile {profile.name!r}: connecting to the Locust master at {master_host}:{master_port}; "
-        "it sends its share of the load when the master starts it and exits when the master stops "
-        "(no collector, no run folder here: the master records the run)")
-    code = subprocess.run(cmd, env=env, check=False).returncode
-    say(f"worker done (Locust exit code {code})")
-    return code
 
 
 def run_profile(profile: Profile, profile_path: Path, options: RunOptions,

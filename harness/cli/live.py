@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from harness import exitcodes
 from harness.cli.output import error, print_verdicts, say
+from harness.load.launch import DEFAULT_MASTER_PORT, Distribution
 
 if TYPE_CHECKING:
     from harness.profile import Profile
@@ -17,11 +18,8 @@ if TYPE_CHECKING:
 DEMO_PROFILE = "realtime-target-tracking.yaml"
 
 
-DEFAULT_MASTER_PORT = 5557
-
-
-def _distribution(args: argparse.Namespace, profile: Profile) -> dict[str, object]:
-    """The distribution flags of ``scalecheck run`` as RunOptions fields; ConfigError for a combination that
+def _distribution(args: argparse.Namespace, profile: Profile) -> Distribution:
+    """The distribution flags of ``scalecheck run``; ConfigError for a combination that
     does not make sense (checked before anything is contacted)."""
     from harness.errors import ConfigError
 
@@ -55,16 +53,17 @@ def _distribution(args: argparse.Namespace, profile: Profile) -> dict[str, objec
         port = getattr(args, flag, None)
         if port is not None and not 1 <= port <= 65535:
             raise ConfigError(f"--{flag.replace('_', '-')} {port}: not a TCP port (1-65535)")
-    return {"processes": processes, "master": master, "expect_workers": expect or 1,
-            "master_bind_host": getattr(args, "master_bind_host", None) or "127.0.0.1",
-            "master_bind_port": getattr(args, "master_bind_port", None) or DEFAULT_MASTER_PORT}
+    return Distribution(processes=processes, master=master, expect_workers=expect or 1,
+                        master_bind_host=getattr(args, "master_bind_host", None) or "127.0.0.1",
+                        master_bind_port=getattr(args, "master_bind_port", None) or DEFAULT_MASTER_PORT)
 
 
 def cmd_run(args: argparse.Namespace, *, demo: bool = False) -> int:
     from harness.errors import ConfigError, InfrastructureError
+    from harness.load.launch import run_worker
     from harness.profile import ProfileError, load_profile
     from harness.profile.examples import example_profile
-    from harness.run import RunOptions, run_profile, run_scenarios, run_worker
+    from harness.run import RunOptions, run_profile, run_scenarios
 
     try:
         path = example_profile(DEMO_PROFILE) if demo else Path(args.profile)
@@ -79,7 +78,7 @@ def cmd_run(args: argparse.Namespace, *, demo: bool = False) -> int:
         options = RunOptions(local=demo or args.local, speed=args.speed, reports_dir=Path(args.reports),
                              region=getattr(args, "region", None), endpoint_url=getattr(args, "endpoint_url", None),
                              aws_profile=getattr(args, "aws_profile", None), predict=getattr(args, "predict", False),
-                             **distribution)  # type: ignore[arg-type]
+                             distribution=distribution)
         if profile.scenarios:
             scenarios = run_scenarios(profile, path, options, say)
         else:

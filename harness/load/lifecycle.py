@@ -12,8 +12,7 @@ the load start, so a stall does not shift the later ones and the intervals of se
 Each record's offered rate is the profile's over the interval (closed loop) or the arrivals scheduled
 in it (open loop); its stage is the one at its middle, None for intervals of the async drain after the
 load. A single process appends its records to ``load.jsonl``; a worker sends them to the master, which
-writes the merged ones (:mod:`harness.load.distributed`; the two modules call each other and import
-each other as modules, looking names up when called).
+writes the merged ones (:mod:`harness.load.messages`).
 """
 
 from __future__ import annotations
@@ -24,7 +23,7 @@ import time
 
 import gevent
 
-from harness.load import distributed
+from harness.load import messages
 from harness.load.asyncwatch import max_age_s, watch_completions
 from harness.load.completions import CompletionTracker
 from harness.load.openloop import schedule_arrivals
@@ -42,7 +41,7 @@ def first_request(sent_ts: float) -> None:
     requests pay nothing."""
     RUN.first_request_sent = True
     if is_worker():
-        distributed.send(distributed.MSG_FIRST_REQUEST, {"ts": sent_ts})
+        messages.send(messages.MSG_FIRST_REQUEST, {"ts": sent_ts})
         return
     event("first_request", ts=sent_ts)
 
@@ -58,7 +57,7 @@ def begin(started_wall: float | None = None) -> None:
     RUN.load_stopped = False
     event("load_start", f"speed {RUN.clock.speed:g}", ts=RUN.clock.endpoint_ts(RUN.started_wall))
     if is_master():
-        distributed.start_workers()
+        messages.start_workers()
         return
     RUN.recorder = IntervalRecorder(RUN.clock, RUN.started_wall)
     RUN.writer = gevent.spawn(_write_intervals)
@@ -72,7 +71,7 @@ def begin(started_wall: float | None = None) -> None:
 
 def _flush() -> None:
     if RUN.merger is not None:  # the master: the workers' records, merged (all of them once stopped)
-        distributed.write_merged(everything=RUN.stopped)
+        messages.write_merged(everything=RUN.stopped)
         return
     if RUN.recorder is None or RUN.clock is None or RUN.profile is None:
         return
@@ -88,7 +87,7 @@ def _flush() -> None:
     record = RUN.recorder.flush(now, offered_rps=None if RUN.scheduler is not None else offered, users=RUN.users,
                                 stage=stage)
     if is_worker():
-        distributed.send_interval(record, final=RUN.stopped)
+        messages.send_interval(record, final=RUN.stopped)
     elif record is not None and RUN.folder is not None:
         RUN.folder.append("load", record)
 

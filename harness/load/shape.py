@@ -17,8 +17,8 @@ import time
 from locust import LoadTestShape
 
 from harness.load.asyncwatch import draining
-from harness.load.distributed import share, waiting_for_workers
 from harness.load.lifecycle import begin, load_stop
+from harness.load.messages import share, waiting_for_workers
 from harness.load.openloop import POOL_READY_MAX_WALL_S, pool
 from harness.load.state import RUN, elapsed_s, event, is_master, rate_wall
 from harness.profile.traffic import total_duration_s

@@ -1,0 +1,100 @@
+"""How scalecheck starts Locust for a run: the command line, one process or several, and a lone worker.
+
+:class:`Distribution` is where the load comes from — one Locust process (the default), ``processes`` worker
+processes on this machine (a master in the same Locust process, loopback only, on a free port so that runs
+do not collide), or a ``master`` that waits for ``expect_workers`` workers on ``master_bind_host``
+(loopback unless the user says otherwise) for at most :data:`WORKERS_WAIT_S` seconds.
+:func:`locust_command` is the ``python -m locust`` command of a run; :func:`run_worker` runs
+``scalecheck run --worker``. The profile, the run folder and the clock reach Locust through the
+environment (``SCALECHECK_*``, read by :mod:`harness.load.locustfile`).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.observe.aws import Target
+from harness.profile import Profile
+
+LOCUSTFILE = Path(__file__).with_name("locustfile.py")  # what Locust's -f loads
+WORKERS_WAIT_S = 600  # how long a --master waits for its workers to connect (Locust --expect-workers-max-wait)
+DEFAULT_MASTER_PORT = 5557
+STOP_TIMEOUT_WALL_S = 10  # users finish the request they are sending when the load stops
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """Where the load comes from (``scalecheck run`` flags --processes, --master and their options)."""
+
+    processes: int | None = None
+    master: bool = False
+    expect_workers: int = 1
+    master_bind_host: str = "127.0.0.1"
+    master_bind_port: int = DEFAULT_MASTER_PORT
+
+    def locust_args(self) -> list[str]:
+        """The Locust flags of this distribution: none for one process."""
+        if self.processes:
+            # the forked workers connect to 127.0.0.1 on the master's port: a free one, so runs do not collide
+            port = _free_port()
+            return ["--processes", str(self.processes), "--master-bind-host", "127.0.0.1",
+                    "--master-bind-port", str(port), "--master-port", str(port)]
+        if self.master:
+            return ["--master", "--expect-workers", str(self.expect_workers), "--expect-workers-max-wait",
+                    str(WORKERS_WAIT_S), "--master-bind-host", self.master_bind_host,
+                    "--master-bind-port", str(self.master_bind_port)]
+        return []
+
+    def describe(self) -> str:
+        """The end of the run's "load: ..." line (empty for one process)."""
+        if self.processes:
+            return f", in {self.processes} Locust worker process(es)"
+        if self.master:
+            return (f"; Locust master on {self.master_bind_host}:{self.master_bind_port} waiting for "
+                    f"{self.expect_workers} worker(s) (at most {WORKERS_WAIT_S} s): start each with "
+                    f"scalecheck run PROFILE --worker --master-host HOST --master-port {self.master_bind_port}")
+        return ""
+
+
+def locust_command(host: str, distribution: Distribution, *extra: str) -> list[str]:
+    """``python -m locust`` headless against ``host`` (the SageMaker Runtime URL), with ``extra`` flags last."""
+    return [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--host", host,
+            "--only-summary", "--loglevel", "WARNING", "--stop-timeout", str(STOP_TIMEOUT_WALL_S),
+            *distribution.locust_args(), *extra]
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def run_worker(profile: Profile, profile_path: Path, *, master_host: str, master_port: int,
+               region: str | None = None, endpoint_url: str | None = None, aws_profile: str | None = None,
+               say: Callable[[str], None]) -> int:
+    """``scalecheck run PROFILE --worker``: only a Locust worker of a ``--master`` run (no collector, no run
+    folder, no emulator); it sends its share of the load as the master says and exits when the master stops.
+    Returns Locust's exit code."""
+    target = Target(region=region or profile.region, endpoint_url=endpoint_url, profile_name=aws_profile)
+    env = dict(os.environ)
+    env["SCALECHECK_PROFILE"] = str(Path(profile_path).resolve())
+    for name in ("SCALECHECK_RUN_DIR", "SCALECHECK_CLOCK"):
+        env.pop(name, None)
+    if aws_profile:
+        env["AWS_PROFILE"] = aws_profile
+    cmd = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--worker", "--master-host", master_host,
+           "--master-port", str(master_port), "--host", target.runtime_host(), "--loglevel", "INFO"]
+    say(f"worker for profile {profile.name!r}: connecting to the Locust master at {master_host}:{master_port}; "
+        "it sends its share of the load when the master starts it and exits when the master stops "
+        "(no collector, no run folder here: the master records the run)")
+    code = subprocess.run(cmd, env=env, check=False).returncode
+    say(f"worker done (Locust exit code {code})")
+    return code
+
+
