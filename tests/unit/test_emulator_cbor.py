@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import math
+import tracemalloc
+from collections import OrderedDict
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from enum import IntEnum, StrEnum
 from typing import Any
+from uuid import UUID
 
 import botocore.session
+import cbor2
 import pytest
 from botocore.parsers import RpcV2CBORParser
 from botocore.serialize import CBORSerializer, RpcV2CBORSerializer
@@ -109,6 +115,11 @@ GET_METRIC_DATA = {
     [
         pytest.param("PutMetricData", PUT_METRIC_DATA, id="put-metric-data"),
         pytest.param("GetMetricData", GET_METRIC_DATA, id="get-metric-data"),
+        pytest.param(
+            "PutMetricData",
+            {"Namespace": "n", "MetricData": [{"MetricName": "m", "Values": [float("inf"), -1e-300, float("-inf")]}]},
+            id="put-metric-data-infinities",  # botocore writes them as float16
+        ),
     ],
 )
 def test_we_decode_botocore_requests_and_re_encode_them_byte_for_byte(
@@ -150,6 +161,7 @@ def test_we_decode_botocore_scalar_encodings(method: str, value: Any, expected: 
         pytest.param("9f018202039f0405ffff", [1, [2, 3], [4, 5]], id="indefinite-array"),
         pytest.param("bf61610161629f0203ffff", {"a": 1, "b": [2, 3]}, id="indefinite-map"),
         pytest.param("a201020304", {1: 2, 3: 4}, id="int-keys"),
+        pytest.param("83f7a1f7f7a1f7f7", [None, {None: None}, {None: None}], id="undefined-in-arrays-and-maps"),
         pytest.param("c11a514b67b0", datetime(2013, 3, 21, 20, 4, tzinfo=UTC), id="tag1-int"),
         pytest.param(
             "c1fb41d452d9ec200000", datetime(2013, 3, 21, 20, 4, 0, 500000, tzinfo=UTC), id="tag1-float"
@@ -169,18 +181,82 @@ def test_decodes_rfc8949_examples(hex_data: str, expected: Any) -> None:
         pytest.param(b"\x01\x02", "trailing", id="trailing-bytes"),
         pytest.param(b"\xc2\x41\x00", "unsupported CBOR tag 2", id="unsupported-tag"),
         pytest.param(b"\xc1\x61x", "tag 1 timestamp must be a finite number", id="tag1-text"),
-        pytest.param(b"\xff", "unexpected break", id="stray-break"),
-        pytest.param(b"\x5f\x61a\xff", "bad chunk", id="mixed-chunk-types"),
-        pytest.param(b"\x62\xff\xfe", "not valid UTF-8", id="invalid-utf8"),
-        pytest.param(b"\x1c", "invalid additional information 28", id="reserved-additional-info"),
-        pytest.param(b"\xf8\x20", "unsupported CBOR simple value 24", id="one-byte-simple-value"),
+        pytest.param(b"\xff", "break code encountered where a data item was expected", id="stray-break"),
+        pytest.param(b"\x5f\x61a\xff", "non-byte string .* in indefinite length byte string", id="mixed-chunk-types"),
+        pytest.param(b"\x62\xff\xfe", "error decoding text string: 'utf-8' codec can't decode", id="invalid-utf8"),
+        pytest.param(b"\x1c", "unknown unsigned integer subtype 0x1c", id="reserved-additional-info"),
+        pytest.param(b"\xf8\x20", "unsupported CBOR simple value 32", id="one-byte-simple-value"),
         pytest.param(b"\xa1\x80\x01", "unhashable CBOR map key", id="array-as-map-key"),
-        pytest.param(b"\x81" * 200 + b"\x00", "nested deeper", id="too-deep"),
+        pytest.param(b"\xa1\xa0\x01", "unhashable CBOR map key", id="map-as-map-key"),
+        pytest.param(b"\xa0\x00", "1 trailing byte", id="trailing-after-map"),
+        pytest.param(b"\xc1\x1b" + b"\x7f" + b"\xff" * 7, "tag 1 timestamp .* is out of range", id="tag1-out-of-range"),
+        pytest.param(b"\xc1\xc1\x00", "tag 1 timestamp must be a finite number", id="tag1-of-tag1"),
+        # Tags cbor2 would decode itself: string dates, bignums, shared and string references, ...
+        pytest.param(b"\xc0\x742013-03-21T20:04:00Z", "unsupported CBOR tag 0", id="tag0-string-date"),
+        pytest.param(b"\xc3\x41\x00", "unsupported CBOR tag 3", id="negative-bignum"),
+        pytest.param(b"\xd8\x1c\x80", "unsupported CBOR tag 28", id="shareable"),
+        pytest.param(b"\x82\xd8\x1c\x80\xd8\x1d\x00", "unsupported CBOR tag 28", id="shared-reference"),
+        pytest.param(b"\xd9\x01\x00\x81\x61a", "unsupported CBOR tag 256", id="string-namespace"),
+        pytest.param(b"\xd9\xd9\xf7\x01", "unsupported CBOR tag 55799", id="self-described"),
+        pytest.param(b"\xd9\x03\xe7\x01", "unsupported CBOR tag 999", id="unknown-tag"),
+        pytest.param(b"\xc1\xc2\x41\x00", "unsupported CBOR tag 2", id="tag-inside-tag-1"),
+        # Simple values cbor2 passes through as CBORSimpleValue, wherever they are
+        pytest.param(b"\xf0", "unsupported CBOR simple value 16", id="simple-value"),
+        pytest.param(b"\x82\x01\xf3", "unsupported CBOR simple value 19", id="simple-value-in-array"),
+        pytest.param(b"\xa1\x61a\xf0", "unsupported CBOR simple value 16", id="simple-value-in-map"),
+        pytest.param(b"\xa1\xf0\x01", "unsupported CBOR simple value 16", id="simple-value-as-key"),
+        pytest.param(b"\xf8\x18", "invalid two-byte sequence for simple value", id="two-byte-simple-below-32"),
+        pytest.param(b"\xfc", "reserved major type 7 subtype 0x1c", id="reserved-simple-info"),
+        pytest.param(b"\x81" * 200 + b"\x00", r"maximum container nesting depth \(100\) exceeded", id="too-deep"),
     ],
 )
 def test_rejects_malformed_input(data: bytes, message: str) -> None:
     with pytest.raises(cbor.CBORDecodeError, match=message):
         cbor.decode(data)
+
+
+def _nested(depth: int) -> list[Any]:
+    value: list[Any] = [0]
+    for _ in range(depth - 1):
+        value = [value]
+    return value
+
+
+def test_nesting_limit_is_max_depth_containers_both_ways() -> None:
+    deepest = _nested(cbor.MAX_DEPTH)
+    assert cbor.encode(deepest) == b"\x81" * cbor.MAX_DEPTH + b"\x00"
+    assert cbor.decode(b"\x81" * cbor.MAX_DEPTH + b"\x00") == deepest
+    with pytest.raises(ValueError, match="nested deeper than 100 levels"):
+        cbor.encode([deepest])
+    with pytest.raises(cbor.CBORDecodeError, match="nesting depth"):
+        cbor.decode(b"\x81" * (cbor.MAX_DEPTH + 1) + b"\x00")
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        pytest.param(b"\x5b", id="byte-string"),
+        pytest.param(b"\x7b", id="text-string"),
+        pytest.param(b"\x9b", id="array"),
+        pytest.param(b"\xbb", id="map"),
+        pytest.param(b"\x5f\x5b", id="indefinite-byte-string-chunk"),
+        pytest.param(b"\x7f\x7b", id="indefinite-text-string-chunk"),
+    ],
+)
+def test_huge_declared_length_fails_as_truncated_without_allocating_it(head: bytes) -> None:
+    data = head + (2**62).to_bytes(8, "big") + b"\x00" * 1000
+    tracemalloc.start()
+    try:
+        with pytest.raises(cbor.CBORDecodeError, match="truncated"):
+            cbor.decode(data)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1 << 20
+
+
+_CYCLE: list[Any] = []
+_CYCLE.append(_CYCLE)
 
 
 @pytest.mark.parametrize(
@@ -191,8 +267,49 @@ def test_rejects_malformed_input(data: bytes, message: str) -> None:
         pytest.param(-(2**64) - 1, ValueError, "does not fit in 64 bits", id="int-too-small"),
         pytest.param({1, 2}, TypeError, "cannot encode set", id="set"),
         pytest.param(object(), TypeError, "cannot encode object", id="object"),
+        # Types cbor2 would write as tags of their own
+        pytest.param(frozenset(), TypeError, "cannot encode frozenset", id="frozenset"),
+        pytest.param(Decimal("1.5"), TypeError, "cannot encode Decimal", id="decimal"),
+        pytest.param(UUID(int=1), TypeError, "cannot encode UUID", id="uuid"),
+        pytest.param(1j, TypeError, "cannot encode complex", id="complex"),
+        pytest.param(cbor2.CBORTag(2, b"\x01"), TypeError, "cannot encode CBORTag", id="cbor-tag"),
+        pytest.param(cbor2.undefined, TypeError, "cannot encode UndefinedType", id="undefined"),
+        pytest.param({"a": [{1, 2}]}, TypeError, "cannot encode set", id="nested-set"),
+        # cbor2's encoder recurses natively and would crash the process on these
+        pytest.param(_nested(100_000), ValueError, "nested deeper than 100 levels", id="very-deep"),
+        pytest.param(_CYCLE, ValueError, "cyclic data structure detected", id="cycle"),  # cbor2 notices
     ],
 )
 def test_encoder_refuses_what_it_cannot_represent(value: Any, error: type[Exception], message: str) -> None:
     with pytest.raises(error, match=message):
         cbor.encode(value)
+
+
+class _Count(IntEnum):
+    ONE = 1
+
+
+class _Unit(StrEnum):
+    MS = "Milliseconds"
+
+
+@pytest.mark.parametrize(
+    "value,same_as",
+    [
+        pytest.param(_Count.ONE, 1, id="int-subclass"),
+        pytest.param(_Unit.MS, "Milliseconds", id="str-subclass"),
+        pytest.param(OrderedDict(a=1), {"a": 1}, id="dict-subclass"),
+        pytest.param(memoryview(b"ab"), b"ab", id="memoryview-as-bytes"),
+        pytest.param(bytearray(b"ab"), b"ab", id="bytearray-as-bytes"),
+        pytest.param((1, "x"), [1, "x"], id="tuple-as-array"),
+    ],
+)
+def test_encodes_subclasses_and_buffers_as_the_base_type(value: Any, same_as: Any) -> None:
+    assert cbor.encode(value) == cbor.encode(same_as)
+
+
+@pytest.mark.parametrize("value", [1.0, -0.0, 1e-300, float("inf"), float("-inf"), float("nan")])
+def test_floats_are_written_as_botocore_writes_doubles(value: float) -> None:
+    out = bytearray()
+    CBORSerializer()._serialize_type_double(out, value, None, None)  # float64; NaN/inf as float16
+    assert cbor.encode(value) == bytes(out)
