@@ -14,6 +14,11 @@ Pure functions of their arguments (no clock). Three forms are accepted, in the u
 
 StartTime/EndTime (UTC epoch seconds) bound the fire times: ``start_ts ≤ t ≤ end_ts``. Malformed input
 raises :class:`ValueError` naming the bad part and quoting the user's text.
+
+Why hand-written: cron libraries (croniter and the like) speak the Unix five-field dialect (DoW 0-6 from
+Sunday, no Year field, no ``?``), not AWS's six-field one with its DoM/DoW ``?`` rule, and none knows
+``at()``/``rate()`` or AWS's StartTime anchoring; translating would hide exactly the differences a
+scheduled-scaling check depends on.
 """
 
 from __future__ import annotations

@@ -25,6 +25,10 @@ Contract:
 
 Derived signing keys are cached per (secret, date, region, service), so the hot path costs two
 SHA-256 digests and one HMAC.
+
+Why hand-written: no library verifies SigV4 on the server side for every service's dialect (S3's single
+URI encoding, aws-chunked streaming bodies with chunk and trailer signatures) independently of
+botocore — and the independence is the point: a verifier built on botocore's signer would share its bugs.
 """
 
 from __future__ import annotations

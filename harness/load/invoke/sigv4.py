@@ -20,6 +20,11 @@ canonical request minus the timestamp (two strings the timestamp is put between)
 list and the body hash. The derived signing key is cached per (secret, day, region, service) and the
 ISO-8601 timestamp per wall second, so signing one request costs one SHA-256 of the canonical
 request, one HMAC and a few string joins.
+
+Why hand-written: botocore's ``SigV4Auth`` costs about 100 µs a request (it builds an ``AWSRequest`` and
+re-canonicalises everything each time) and no maintained library signs at load-generator speed with
+botocore's exact bytes; this one signs in about 4 µs (``make bench``: ``bench signer_vs_botocore``) and
+is property-tested byte for byte against botocore (tests/unit/test_invoke_signer.py).
 """
 
 from __future__ import annotations
