@@ -10,9 +10,12 @@ A mixin of :class:`harness.autoscaling.world.World`. At each evaluation tick (on
 Several policies on one target (aws-semantics §1 "Multiple policies", S1, S24) — rules M1-M3:
 
 - M1 scale out if any policy wants to; the largest capacity wins (10, +3 vs +200 % → 30).
-- M2 scale in only if every policy with scale-in enabled wants to: a target-tracking policy without
-  DisableScaleIn whose AlarmLow is not in ALARM (or not scaling in) vetoes, and so does a step policy
-  with scale-in steps that is not scaling in. Of the scale-ins, the largest capacity wins.
+- M2 a target-tracking scale-in happens only if every target-tracking policy with scale-in enabled
+  wants to: one without DisableScaleIn whose AlarmLow is not in ALARM (or not scaling in) vetoes it.
+  A step policy's scale-in is never vetoed — neither by target tracking nor by another step policy
+  ("If the step scaling policy initiates a scale-in activity before the target tracking policy is ready
+  to scale in, the scale-in activity will not be blocked", aws-semantics §1, corrected 2026-12 [S1, S24]).
+  Of the scale-ins that may happen, the largest capacity wins.
 - M3 only the winning policy starts its cooldown (the others did not change the capacity).
 """
 
@@ -52,17 +55,21 @@ class Vote:
     alarm_name: str
     decision: Decision
     basis: int = 0  # target tracking: the capacity the formula multiplied
+    step: bool = False  # a step policy's vote (its scale-in is never vetoed: M2)
 
 
-def combine(votes: list[Vote], scale_in_enabled: set[str]) -> Vote | None:
-    """M1, M2: the vote to apply, or None. ``scale_in_enabled``: ARNs of the policies that can scale in."""
+def combine(votes: list[Vote], tracking_scale_in: set[str]) -> Vote | None:
+    """M1, M2: the vote to apply, or None. ``tracking_scale_in``: ARNs of the target-tracking policies that
+    can scale in (DisableScaleIn false); each of them must vote scale-in for a target-tracking scale-in."""
     outs = [v for v in votes if v.decision.action == "scale_out"]
     if outs:
         return max(outs, key=lambda v: v.decision.new_capacity)
     ins = [v for v in votes if v.decision.action == "scale_in"]
-    if not ins or not scale_in_enabled <= {v.policy_arn for v in ins}:
-        return None
-    return max(ins, key=lambda v: v.decision.new_capacity)
+    allowed = [v for v in ins if v.step]
+    tracking = [v for v in ins if not v.step]
+    if tracking and tracking_scale_in <= {v.policy_arn for v in tracking}:
+        allowed += tracking
+    return max(allowed, key=lambda v: v.decision.new_capacity) if allowed else None
 
 
 class ActionsMixin:
@@ -108,7 +115,7 @@ class ActionsMixin:
                                    threshold=alarm.threshold,
                                    in_suspended=target.suspended["DynamicScalingInSuspended"],
                                    out_suspended=target.suspended["DynamicScalingOutSuspended"], **limits)
-            return Vote(policy.arn, alarm.name, decision)
+            return Vote(policy.arn, alarm.name, decision, step=True)
         basis = self._basis(alarm, ep.variants[v_name], target)
         common: dict[str, Any] = dict(basis=basis, metric=alarm.last_value, target=policy.target_value,
                                       cooldown=policy.cooldown, **limits)
@@ -125,8 +132,8 @@ class ActionsMixin:
 
     def _apply_votes(self: World, resource_id: str, votes: list[Vote], t: float) -> None:
         target = self.targets[resource_id]
-        enabled = {p.arn for p in self.policies.values() if p.resource_id == resource_id and (
-            p.scale_in_enabled if isinstance(p, StepPolicy) else not p.disable_scale_in)}
+        enabled = {p.arn for p in self.policies.values() if p.resource_id == resource_id
+                   and isinstance(p, TargetTrackingPolicy) and not p.disable_scale_in}
         vote = combine(votes, enabled)
         if vote is None:
             return

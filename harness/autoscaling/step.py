@@ -221,8 +221,3 @@ class StepPolicy:
     configuration: dict[str, Any]
     created_ts: float
     cooldown: StepCooldown = field(default_factory=StepCooldown)
-
-    @property
-    def scale_in_enabled(self) -> bool:
-        """Whether the policy can scale in at all (a step that removes capacity, or ExactCapacity)."""
-        return self.config.adjustment_type == "ExactCapacity" or any(s.adjustment < 0 for s in self.config.steps)

@@ -1,7 +1,8 @@
 """Several policies on one target: rules M1-M3 of ``harness/autoscaling/actions.py``.
 
-aws-semantics §1 "Multiple policies" [S1, S24]: scale out if any policy wants to; scale in only if all
-policies with scale-in enabled want to; when they conflict the largest capacity wins.
+aws-semantics §1 "Multiple policies" [S1, S24]: scale out if any policy wants to; a target-tracking scale-in
+only if all target-tracking policies with scale-in enabled want to; a step policy's scale-in is never
+blocked (corrected 2026-12); when they conflict the largest capacity wins.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ OUT = {"AdjustmentType": "ChangeInCapacity", "StepAdjustments": [{"MetricInterva
                                                                   "ScalingAdjustment": 3}]}
 
 
-def vote(arn: str, action: str, capacity: int) -> Vote:
-    return Vote(arn, f"alarm-{arn}", Decision(action, capacity))  # type: ignore[arg-type]
+def vote(arn: str, action: str, capacity: int, *, step: bool = False) -> Vote:
+    return Vote(arn, f"alarm-{arn}", Decision(action, capacity), step=step)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("votes, enabled, expected", [
@@ -34,6 +35,14 @@ def vote(arn: str, action: str, capacity: int) -> Vote:
                  id="M2-S1-all-agree-largest-capacity-wins"),
     pytest.param([vote("a", "scale_in", 5)], {"a"}, "a", id="M2-S1-disabled-policy-does-not-veto"),
     pytest.param([vote("a", "none", 10)], {"a"}, None, id="M1-no-change"),
+    pytest.param([vote("s", "scale_in", 3, step=True)], {"tt"}, "s",
+                 id="M2-S1-step-scale-in-not-blocked-by-target-tracking"),
+    pytest.param([vote("s", "scale_in", 3, step=True), vote("tt", "scale_in", 4)], {"tt", "tt2"}, "s",
+                 id="M2-S1-step-scale-in-goes-while-target-tracking-still-vetoed"),
+    pytest.param([vote("s", "scale_in", 3, step=True), vote("tt", "scale_in", 4)], {"tt"}, "tt",
+                 id="M2-S1-both-may-scale-in-largest-capacity-wins"),
+    pytest.param([vote("s", "scale_in", 3, step=True), vote("s2", "scale_out", 6, step=True)], set(), "s2",
+                 id="M1-step-scale-out-beats-step-scale-in"),
 ])
 def test_combine(votes: list[Vote], enabled: set[str], expected: str | None) -> None:
     winner = combine(votes, enabled)
@@ -66,10 +75,13 @@ def test_plus3_versus_plus200pct_gives_30() -> None:
 
 
 @pytest.mark.parametrize("disable_scale_in, expected", [
-    pytest.param(False, [], id="M2-S1-target-tracking-alarmlow-not-in-alarm-vetoes"),
-    pytest.param(True, [3], id="M2-S8-disable-scale-in-does-not-veto"),
+    pytest.param(False, [3], id="M2-S1-target-tracking-alarmlow-not-in-alarm-does-not-block-step"),
+    pytest.param(True, [3], id="M2-S8-disable-scale-in-does-not-block-step"),
 ])
-def test_target_tracking_vetoes_step_scale_in(disable_scale_in: bool, expected: list[int]) -> None:
+def test_step_scale_in_is_not_blocked_by_target_tracking(disable_scale_in: bool, expected: list[int]) -> None:
+    """aws-semantics §1 (corrected 2026-12) [S1 considerations, S24]: "If the step scaling policy initiates a
+    scale-in activity before the target tracking policy is ready to scale in, the scale-in activity will not
+    be blocked"."""
     world, ready = in_service_world(instances=4)
     world.register_target(namespace="sagemaker", resource_id=RID, dimension=DIMENSION, now=ready,
                           min_capacity=1, max_capacity=10)
