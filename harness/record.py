@@ -282,11 +282,30 @@ STREAMS: dict[str, type[_Record]] = {
 R = TypeVar("R", bound=_Record)
 
 
+FOLDER_NAME_MAX_BYTES = 120  # of the profile part: the whole name stays far below a file system's 255 bytes
+
+
 def run_folder_name(started_ts: float, profile_name: str) -> str:
-    """``<UTC-stamp>-<profile>``, e.g. ``20261121T194100Z-realtime-target-tracking``."""
+    """``<UTC-stamp>-<profile>``, e.g. ``20261121T194100Z-realtime-target-tracking``: letters (any script),
+    digits and ``-_.`` kept, everything else ``-``, cut to :data:`FOLDER_NAME_MAX_BYTES` of UTF-8."""
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(started_ts))
-    safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in profile_name)
+    safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in profile_name).strip(".") or "profile"
+    safe = safe.encode("utf-8")[:FOLDER_NAME_MAX_BYTES].decode("utf-8", errors="ignore")
     return f"{stamp}-{safe}"
+
+
+def make_unique_dir(root: Path, name: str) -> Path:
+    """Create ``root/name``, or ``root/name-2``, ``-3``, … when it exists (two runs of one profile started in
+    the same second); the creation is atomic, so concurrent runs never share a folder."""
+    Path(root).mkdir(parents=True, exist_ok=True)
+    for n in range(1, 10_000):
+        path = Path(root) / (name if n == 1 else f"{name}-{n}")
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"{Path(root) / name}: 10,000 folders of that name already exist")
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
@@ -397,9 +416,15 @@ class RunFolder:
 
     @classmethod
     def create(cls, root: Path, run: RunInfo) -> RunFolder:
-        """Make ``root/<run_id>`` and write its ``run.json``."""
-        path = Path(root) / run.run_id
-        path.mkdir(parents=True, exist_ok=False)
+        """Make ``root/<run_id>`` and write its ``run.json``. A top-level ``run_id`` that is taken gets a
+        ``-N`` suffix (:func:`make_unique_dir`, and ``run_id`` follows); one inside a parent folder
+        (``parent/scenario``) must be new."""
+        if "/" in run.run_id:
+            path = Path(root) / run.run_id
+            path.mkdir(parents=True, exist_ok=False)
+        else:
+            path = make_unique_dir(Path(root), run.run_id)
+            run = run.model_copy(update={"run_id": path.name})
         folder = cls(path)
         folder.write_run(run)
         return folder

@@ -42,7 +42,7 @@ import yaml
 from harness import checks, exitcodes
 from harness.emulator.process import EmulatorProcess
 from harness.errors import ConfigError
-from harness.load.launch import WORKERS_WAIT_S, Distribution, locust_command
+from harness.load.launch import WORKERS_WAIT_S, Distribution, check_load_capacity, locust_command
 from harness.observe.aws import Clients, Target, check_access, emulator_clock, make_clients
 from harness.observe.collector import Collector
 from harness.observe.setup import prepare, put_relative_action
@@ -60,6 +60,7 @@ from harness.record import (
     RunInfo,
     StageSpan,
     Verdict,
+    make_unique_dir,
     run_folder_name,
     write_scenarios_index,
 )
@@ -159,6 +160,7 @@ class Runner:
         return Target(region=region, endpoint_url=self.options.endpoint_url, profile_name=self.options.aws_profile)
 
     def execute(self) -> RunResult:
+        check_load_capacity(self.profile, self.speed, self.options.distribution)  # ConfigError: nothing contacted
         try:
             target = self._target()
             clients = self.clients = make_clients(target)
@@ -409,9 +411,8 @@ def run_scenarios(profile: Profile, profile_path: Path, options: RunOptions,
     """Run every scenario of ``profile`` in turn, each a full run folder in ``<reports>/<stamp>-<profile>/``,
     then write ``scenarios.json`` and ``comparison.html`` there. Ctrl-C finalises the scenario running
     (aborted) and skips the rest; what exists is still indexed and compared."""
-    parent_name = run_folder_name(time.time(), profile.name)
-    parent = Path(options.reports_dir) / parent_name
-    parent.mkdir(parents=True, exist_ok=False)
+    parent = make_unique_dir(Path(options.reports_dir), run_folder_name(time.time(), profile.name))
+    parent_name = parent.name
     say(f"{len(profile.scenarios)} scenarios: {', '.join(s.name for s in profile.scenarios)} in {parent}")
     runs: list[ScenarioRun] = []
     folders: list[tuple[str, Path]] = []  # every scenario that left a run folder, even one that raised

@@ -21,6 +21,9 @@ POOL_MARGIN = 2.0
 POOL_BURST_SIGMAS = 3.0
 POOL_MIN = 10
 
+# Users are greenlets holding a connection each; a process with more of them grows past a gigabyte (a probe
+# asking for a million requests per second grew Locust to 3.1 GB before the load started).
+MAX_USERS_PER_PROCESS = 5000
 
 def pool_size(rate_wall: float, latency_wall_s: float, cap: int | None = None) -> int:
     """Users one process needs to serve ``rate_wall`` arrivals per wall second that each take

@@ -19,13 +19,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.errors import ConfigError
+from harness.load.arrivals import MAX_USERS_PER_PROCESS
 from harness.observe.aws import Target
 from harness.profile import Profile
+from harness.profile.traffic import peak_rate
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")  # what Locust's -f loads
 WORKERS_WAIT_S = 600  # how long a --master waits for its workers to connect (Locust --expect-workers-max-wait)
 DEFAULT_MASTER_PORT = 5557
 STOP_TIMEOUT_WALL_S = 10  # users finish the request they are sending when the load stops
+# What one Locust process can be asked for. `make bench` measured about 6,200 signed requests per wall second
+# for one process on a dedicated core (README, "Load-generator benchmark"); past that a process cannot offer
+# the load. (MAX_USERS_PER_PROCESS bounds a process's memory.)
+MAX_WALL_RPS_PER_PROCESS = 5000.0
 
 
 @dataclass(frozen=True)
@@ -60,6 +67,28 @@ class Distribution:
                     f"{self.expect_workers} worker(s) (at most {WORKERS_WAIT_S} s): start each with "
                     f"scalecheck run PROFILE --worker --master-host HOST --master-port {self.master_bind_port}")
         return ""
+
+
+def check_load_capacity(profile: Profile, speed: float, distribution: Distribution) -> None:
+    """ConfigError (before anything is contacted) when one load generator process would be asked for more
+    than :data:`MAX_WALL_RPS_PER_PROCESS` requests or :data:`MAX_USERS_PER_PROCESS` users per wall second at
+    the profile's peak rate times ``speed``, naming the field and what to do instead."""
+    processes = distribution.processes or (distribution.expect_workers if distribution.master else 1)
+    traffic = profile.traffic
+    peak_wall = peak_rate(traffic.stages) * speed
+    per_process = peak_wall / processes
+    if per_process > MAX_WALL_RPS_PER_PROCESS:
+        needed = int(peak_wall // MAX_WALL_RPS_PER_PROCESS) + 1
+        raise ConfigError(
+            f"traffic.stages: the peak rate {peak_rate(traffic.stages):g} rps x speed {speed:g} is {peak_wall:,.0f} "
+            f"requests per wall second for each of {processes} load generator process(es); one process sends at "
+            f"most {MAX_WALL_RPS_PER_PROCESS:,.0f}: use --processes {needed} (or Locust workers on more machines: "
+            "--master/--worker), or a lower speed (--speed, local.speed)")
+    if traffic.mode == "closed" and per_process / traffic.user_rps > MAX_USERS_PER_PROCESS:
+        raise ConfigError(
+            f"traffic.user_rps: {traffic.user_rps:g} requests per second per user at a peak of {per_process:,.0f} "
+            f"per process needs {per_process / traffic.user_rps:,.0f} users in one process (at most "
+            f"{MAX_USERS_PER_PROCESS:,}); raise user_rps, use --processes, or open loop (traffic.mode: open)")
 
 
 def locust_command(host: str, distribution: Distribution, *extra: str) -> list[str]:

@@ -7,7 +7,8 @@ speed) and hands it to an idle user through a :class:`gevent.queue.Channel` (use
 user is waiting the arrival is *dropped* (counted in ``load.jsonl`` ``dropped``; ``offered_rps`` is then
 the arrivals scheduled per second): an arrival is never delayed. The shape sizes the pool (:func:`pool`,
 open loop :func:`~harness.load.arrivals.pool_size`: the peak rate over the next tick x the measured
-latency x a margin, capped by ``traffic.max_users``) and starts the load clock only once the first pool
+latency x a margin, capped by ``traffic.max_users`` or else
+:data:`~harness.load.arrivals.MAX_USERS_PER_PROCESS` per process) and starts the load clock only once the first pool
 has spawned (or after :data:`POOL_READY_MAX_WALL_S`). A distributed worker walks the same seeded
 schedule as every other worker and keeps its share (``RUN.part`` of ``RUN.parts``).
 
@@ -23,7 +24,7 @@ import time
 import gevent
 import gevent.queue
 
-from harness.load.arrivals import ArrivalSchedule, pool_size
+from harness.load.arrivals import MAX_USERS_PER_PROCESS, ArrivalSchedule, pool_size
 from harness.load.state import RUN, is_master, worker_count
 
 # Open loop: how long an idle user waits for an arrival before returning to Locust (so it can be stopped);
@@ -86,4 +87,5 @@ def pool(peak_wall: float) -> int:
         latency = RUN.latency_s if RUN.latency_s is not None else INITIAL_LATENCY_WALL_S
     workers = max(worker_count(), 1) if is_master() else 1
     users = pool_size(peak_wall / workers, latency + POOL_STALL_WALL_S) * workers
-    return min(users, traffic.max_users) if traffic.max_users is not None else users
+    cap = traffic.max_users if traffic.max_users is not None else MAX_USERS_PER_PROCESS * workers
+    return min(users, cap)

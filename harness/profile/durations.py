@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
 _UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+MAX_DURATION_S = 366 * 86400.0  # a year: longer is a typo (a 400-digit number is infinite as a float)
 
 
 def parse_duration_s(value: object) -> float:
@@ -15,9 +17,9 @@ def parse_duration_s(value: object) -> float:
     5400.0
     """
     if isinstance(value, bool):
-        raise ValueError(f"{value!r} is not a duration (write e.g. 250s, 5m, 1h30m)")
+        raise ValueError(f"{short_repr(value)} is not a duration (write e.g. 250s, 5m, 1h30m)")
     if isinstance(value, int | float):
-        seconds = float(value)
+        seconds = float(value) if abs(value) < 1e300 else math.inf  # a 400-digit int is past any float
     elif isinstance(value, str):
         text = value.strip().replace(" ", "")
         if re.fullmatch(r"\d+(?:\.\d+)?", text):
@@ -30,12 +32,21 @@ def parse_duration_s(value: object) -> float:
                 seconds += float(match.group(1)) * _UNIT_S[match.group(2)]
                 pos = match.end()
             if pos != len(text) or not text:
-                raise ValueError(f"{value!r} is not a duration (write e.g. 250s, 5m, 1h30m)")
+                raise ValueError(f"{short_repr(value)} is not a duration (write e.g. 250s, 5m, 1h30m)")
     else:
-        raise ValueError(f"{value!r} is not a duration (write e.g. 250s, 5m, 1h30m)")
+        raise ValueError(f"{short_repr(value)} is not a duration (write e.g. 250s, 5m, 1h30m)")
     if seconds < 0:
-        raise ValueError(f"{value!r}: a duration cannot be negative")
+        raise ValueError(f"{short_repr(value)}: a duration cannot be negative")
+    if not math.isfinite(seconds) or seconds > MAX_DURATION_S:
+        raise ValueError(f"{short_repr(value)}: longer than a year (at most {MAX_DURATION_S / 86400:.0f}d)")
     return seconds
+
+
+def short_repr(value: object, limit: int = 60) -> str:
+    """``repr(value)``, cut to ``limit`` characters with its full length said: error messages quote what the
+    user wrote without echoing a 10 MB value back."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"
 
 
 def format_duration(seconds: float) -> str:

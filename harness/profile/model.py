@@ -37,7 +37,7 @@ class ScenarioSpec(_Spec):
 class Profile(_Spec):
     """One scenario."""
 
-    name: str = Field(min_length=1)
+    name: str = Field(min_length=1, max_length=200)
     description: str = ""
     region: str = "us-east-1"
     endpoint: EndpointSpec

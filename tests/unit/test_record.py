@@ -61,9 +61,15 @@ def test_not_a_run_folder(tmp_path: Path) -> None:
 
 
 def test_existing_folder_is_never_overwritten(tmp_path: Path) -> None:
-    RunFolder.create(tmp_path, make_run())
-    with pytest.raises(FileExistsError):
-        RunFolder.create(tmp_path, make_run())
+    first = RunFolder.create(tmp_path, make_run())
+    (first.path / "load.jsonl").write_text("kept\n")
+    second = RunFolder.create(tmp_path, make_run())  # same run id, same second: a folder of its own
+    assert second.path != first.path and second.read_run().run_id == second.path.name
+    assert (first.path / "load.jsonl").read_text() == "kept\n"
+    inner = make_run().model_copy(update={"run_id": f"{first.path.name}/scenario"})
+    RunFolder.create(tmp_path, inner)
+    with pytest.raises(FileExistsError):  # a scenario folder inside its parent must be new
+        RunFolder.create(tmp_path, inner)
 
 
 def test_unknown_stream_is_refused(tmp_path: Path) -> None:

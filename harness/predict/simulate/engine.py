@@ -38,6 +38,7 @@ from harness.record import (
     RunInfo,
     StageSpan,
     Verdict,
+    make_unique_dir,
     run_folder_name,
     write_scenarios_index,
 )
@@ -480,8 +481,8 @@ def simulate_profile(profile: Profile, reports_dir: Path, params: ModelParams | 
         pred = simulate(profile, params, load_start_ts=start, run_id=base)
         path, verdicts = write_prediction(pred, reports_dir)
         return path, [SimulatedRun(None, path, pred, verdicts)]
-    parent = Path(reports_dir) / base
-    parent.mkdir(parents=True, exist_ok=False)
+    parent = make_unique_dir(Path(reports_dir), base)
+    base = parent.name
     runs = []
     for sc in profile.scenarios:
         if say is not None:
