@@ -365,19 +365,24 @@ class StreamWriter:
         self._fh.close()
 
 
-def read_stream(path: Path, model: type[R]) -> Iterator[R]:
-    """Records of one stream; a missing file is empty and a torn last line is skipped."""
+def read_stream(path: Path, model: type[R], problems: list[str] | None = None) -> Iterator[R]:
+    """Records of one stream; a missing file is empty. A line that is not a record (torn by an interrupted
+    write, not UTF-8, edited by hand) is skipped, and said in ``problems`` (``load.jsonl line 17: …``), so
+    one bad byte never costs the rest of the folder."""
     if not path.exists():
         return
-    with path.open(encoding="utf-8") as fh:
-        for line in fh:
-            line = line.strip()
-            if not line:
+    with path.open("rb") as fh:
+        for number, raw in enumerate(fh, start=1):
+            if not raw.strip():
                 continue
             try:
-                yield model.model_validate_json(line)
+                yield model.model_validate_json(raw.decode("utf-8"))
+            except UnicodeDecodeError as err:
+                if problems is not None:
+                    problems.append(f"{path.name} line {number}: not UTF-8 (byte 0x{raw[err.start]:02x}), skipped")
             except ValueError:
-                continue  # a line torn by an interrupted write
+                if problems is not None and raw.endswith(b"\n"):  # a torn last line is normal after a kill
+                    problems.append(f"{path.name} line {number}: not a {model.__name__} record, skipped")
 
 
 @dataclass
@@ -392,6 +397,7 @@ class Recorded:
     endpoint: list[EndpointSample] = field(default_factory=list)
     activities: list[Activity] = field(default_factory=list)
     alarms: list[AlarmSample] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # lines of the streams that could not be read
 
     def metric_series(self, metric: str, stat: str | None = None) -> list[MetricPoint]:
         """Datapoints of one metric (any dims), sorted by ``ts``."""
@@ -447,10 +453,20 @@ class RunFolder:
         write_json_atomic(self.path / "run.json", run.model_dump(mode="json"))
 
     def read_run(self) -> RunInfo:
+        """``run.json``; FileNotFoundError when missing, ValueError when unreadable or written by a newer
+        scalecheck (a ``schema_version`` above :data:`SCHEMA_VERSION`)."""
         path = self.path / "run.json"
         if not path.exists():
             raise FileNotFoundError(f"{self.path} is not a run folder: run.json is missing")
-        return RunInfo.model_validate_json(path.read_text(encoding="utf-8"))
+        try:
+            data = json.loads(path.read_bytes().decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as err:
+            raise ValueError(f"{path}: not readable JSON ({err})") from None
+        version = data.get("schema_version", SCHEMA_VERSION) if isinstance(data, dict) else SCHEMA_VERSION
+        if isinstance(version, int) and version > SCHEMA_VERSION:
+            raise ValueError(f"{path}: written by a newer scalecheck (run folder schema {version}; this one reads "
+                             f"up to {SCHEMA_VERSION}): upgrade scalecheck to read it")
+        return RunInfo.model_validate(data)
 
     def write_verdicts(self, verdicts: list[Verdict]) -> None:
         write_json_atomic(self.path / "verdicts.json", [v.model_dump(mode="json") for v in verdicts])
@@ -469,8 +485,11 @@ class RunFolder:
     def load(self) -> Recorded:
         """Read the whole folder, applying upserts, sorted by time."""
         run = self.read_run()
-        return _assemble(self.path, run, {name: list(read_stream(self.stream_path(name), model))
-                                          for name, model in STREAMS.items()})
+        problems: list[str] = []
+        recorded = _assemble(self.path, run, {name: list(read_stream(self.stream_path(name), model, problems))
+                                              for name, model in STREAMS.items()})
+        recorded.problems = problems
+        return recorded
 
     def load_prediction(self) -> Recorded | None:
         """The run's prediction folder (``run.json`` ``prediction.folder``), if it has one."""

@@ -30,7 +30,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     run_dir = Path(args.run_dir)
     try:
         if not is_scenarios_parent(run_dir):
-            folder, verdicts = recheck(run_dir)
+            folder, verdicts, problems = recheck(run_dir)
+            _say_problems(problems)
             print_verdicts(verdicts, None)
             run = folder.read_run()
             if run.status == "invalid":
@@ -38,7 +39,8 @@ def cmd_check(args: argparse.Namespace) -> int:
             return checks.exit_code(verdicts, invalid=run.status == "invalid")
         codes = []
         for name, folder in scenario_folders(run_dir):
-            _folder, verdicts = recheck(folder)
+            _folder, verdicts, problems = recheck(folder)
+            _say_problems(problems)
             code = checks.exit_code(verdicts, invalid=_folder.read_run().status == "invalid")
             codes.append(code)
             print(f"scenario {name} (exit {code}): {folder}")
@@ -49,6 +51,14 @@ def cmd_check(args: argparse.Namespace) -> int:
         return exitcodes.INVALID_CONFIG
     print(f"comparison: {comparison}")
     return worst_exit_code(codes)
+
+
+def _say_problems(problems: list[str]) -> None:
+    """The stream lines a folder could not read (skipped; the rest of the folder is used)."""
+    for line in problems[:10]:
+        say(f"skipped {line}")
+    if len(problems) > 10:
+        say(f"... and {len(problems) - 10} more unreadable lines")
 
 
 def cmd_report(args: argparse.Namespace) -> int:

@@ -26,10 +26,10 @@ def conclude(folder: RunFolder, recorded: Recorded, profile: Profile, *, report:
     return verdicts
 
 
-def recheck(folder_path: Path) -> tuple[RunFolder, list[Verdict]]:
+def recheck(folder_path: Path) -> tuple[RunFolder, list[Verdict], list[str]]:
     """Recompute verdicts and JUnit from a run folder alone (``scalecheck check``); the profile is the one
-    ``run.json`` recorded."""
+    ``run.json`` recorded. Also returns the stream lines that could not be read (skipped)."""
     folder = RunFolder(folder_path)
     recorded = folder.load()
     profile = parse_profile(recorded.run.profile, str(folder_path / "run.json"))
-    return folder, conclude(folder, recorded, profile, report=False)
+    return folder, conclude(folder, recorded, profile, report=False), recorded.problems

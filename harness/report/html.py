@@ -167,6 +167,10 @@ def _meta(run: RunInfo, verdicts: list[Verdict], recorded: Recorded) -> str:
         ("Load", f"{fmt_utc(run.load_start_ts)} → {fmt_utc(run.load_end_ts)}"),
         ("Run status", status),
     ]
+    if recorded.problems:
+        shown = recorded.problems[:10] + ([f"… and {len(recorded.problems) - 10} more"]
+                                          if len(recorded.problems) > 10 else [])
+        rows.append(("Unreadable lines", shown))
     body = "".join(f"<dt>{escape(k)}</dt><dd>{escape(v) if isinstance(v, str) else '<br>'.join(map(escape, v))}</dd>"
                    for k, v in rows)
     body += (f'<dt>Outcome</dt><dd><span class="badge {outcome}" id="outcome">{outcome}</span> '

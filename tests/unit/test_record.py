@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -92,3 +93,29 @@ def test_load_lines_without_histograms_still_load(tmp_path: Path) -> None:
     assert first.latency_ms.p99 == 30.0 and first.latency_hdr is None and first.completion_hdr is None
     assert first.completions == 0 and first.completion_s == LatencyMs()
     assert second == new
+
+
+def test_a_bad_line_costs_that_line_only_and_is_reported(tmp_path: Path) -> None:
+    folder = RunFolder.create(tmp_path, make_run())
+    sample = EndpointSample(ts=1.0, endpoint_name="ep", variant_name="AllTraffic", status="InService",
+                            current_instances=1, desired_instances=1)
+    folder.append("endpoint", sample)
+    with folder.stream_path("endpoint").open("ab") as fh:
+        fh.write(b'{"ts": 2.0, "status": "In\xffService"}\n')  # one non-UTF-8 byte
+        fh.write(b"not json at all\n")
+    folder.append("endpoint", sample.model_copy(update={"ts": 3.0}))
+    with folder.stream_path("endpoint").open("ab") as fh:
+        fh.write(b'{"ts": 4.0, "sta')  # torn by a kill: normal, not reported
+    folder.close()
+    recorded = folder.load()
+    assert [s.ts for s in recorded.endpoint] == [1.0, 3.0]
+    assert recorded.problems == ["endpoint.jsonl line 2: not UTF-8 (byte 0xff), skipped",
+                                 "endpoint.jsonl line 3: not a EndpointSample record, skipped"]
+
+
+def test_a_folder_from_a_newer_scalecheck_is_refused_clearly(tmp_path: Path) -> None:
+    folder = RunFolder.create(tmp_path, make_run())
+    data = folder.read_run().model_dump(mode="json")
+    (folder.path / "run.json").write_text(json.dumps({**data, "schema_version": 99, "a_new_field": 1}))
+    with pytest.raises(ValueError, match=r"newer scalecheck \(run folder schema 99; this one reads up to 1\)"):
+        folder.load()
