@@ -20,7 +20,11 @@ HARNESS = ROOT / "harness"
 
 MAX_MODULE_LINES = 500
 # Modules allowed past MAX_MODULE_LINES, each with the reason (docs/architecture.md says the same).
-OVERSIZE: dict[str, str] = {}
+OVERSIZE: dict[str, str] = {
+    "harness.record": "the run folder's whole format (every record type, the streams, the folder) in one file, "
+                      "the one interface every stage reads; it stays under 600 lines",
+}
+MAX_OVERSIZE_LINES = 600
 
 TOP_LEVEL = {"cli", "run", "record", "errors", "exitcodes"}  # the only modules directly in harness/
 STAGES = {"profile", "load", "observe", "predict", "checks", "report", "autoscaling", "emulator", "bench"}
@@ -173,7 +177,8 @@ def test_importing_the_predictor_loads_neither_locust_nor_the_orchestrator() -> 
 
 def test_no_module_is_over_the_size_limit() -> None:
     over = {name: len(path.read_text(encoding="utf-8").splitlines()) for name, path in _modules().items()}
-    over = {name: n for name, n in over.items() if n > MAX_MODULE_LINES and name not in OVERSIZE}
+    over = {name: n for name, n in over.items()
+            if n > (MAX_OVERSIZE_LINES if name in OVERSIZE else MAX_MODULE_LINES)}
     assert not over, f"modules over {MAX_MODULE_LINES} lines (split them, or say why in OVERSIZE): {over}"
 
 
