@@ -50,7 +50,7 @@ import uvloop
 
 from harness.emulator import fastpath
 from harness.emulator.errors import Response
-from harness.emulator.framing import MAX_LINE, BadRequest, Request, decode_chunked, parse_head
+from harness.emulator.framing import MAX_LINE, BadRequest, Request, parse_head
 from harness.emulator.protocol import Router
 from harness.emulator.workers import Workers
 
@@ -290,12 +290,12 @@ class _Connection(asyncio.Protocol):
                 raise BadRequest("request headers too long")
             request = self.request = parse_head(bytes(buf[:end]))
             del buf[: end + 4]
-        if request.chunked:
-            decoded = decode_chunked(buf)
+        if request.decoder is not None:
+            decoded = request.decoder.feed(buf)  # consumes the body from the buffer as it arrives
             if decoded is None:
                 self._maybe_continue(request)
                 return False
-            body, used = decoded
+            body, used = decoded, 0
         else:
             if len(buf) < request.length:
                 self._maybe_continue(request)
