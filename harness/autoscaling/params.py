@@ -70,8 +70,9 @@ class ModelParams(BaseModel):
         "usage' (instances of that type across all endpoints), by instance type. UNCONFIRMED: AWS's defaults "
         "vary by type, region and account and are not published for every type.")
     instance_quota_default: int = Field(
-        20, ge=0, description="The same quota for a type instance_quota does not list. UNCONFIRMED; generous "
-        "so that profiles never hit it unless they ask to.")
+        100, ge=0, description="The same quota for a type instance_quota does not list. UNCONFIRMED; generous "
+        "(real accounts often start lower) so that a profile, or an emulator shared by many tests, hits it only "
+        "when it asks to.")
 
     # --- asynchronous endpoints (aws-semantics §6) -------------------------------------------
     async_default_max_concurrent: int = Field(

@@ -5,8 +5,8 @@ advances the model to it, processing due events in time order — instance provi
 metric periods closing (zeros emitted for idle variants), alarms evaluating once per period at the
 moment a new period becomes visible, alarm actions, Application Auto Scaling applying the
 desired capacity through UpdateEndpointWeightsAndCapacities once the endpoint is not Updating (within
-the account's instance quota, :mod:`harness.autoscaling.quota`), and for asynchronous endpoints request completions, expiries and backlog-metric samples
-(:mod:`harness.autoscaling.asynchronous`).
+the account's instance quota, :mod:`harness.autoscaling.quota`), and for asynchronous endpoints request
+completions, expiries and backlog-metric samples (:mod:`harness.autoscaling.asynchronous`).
 The emulator wraps it in a lock and drives it with a sped-up clock; the simulator drives it in
 virtual time. Rules are cited in policy.py, alarms.py and physics.py.
 """

@@ -27,7 +27,7 @@ LIMIT_RE = (r"Failed to set desired instance count to {to}\. Reason: The account
 
 def test_quota_is_a_parameter_with_a_default_for_unlisted_types() -> None:
     assert instance_quota(QUOTA_3, "ml.m5.large") == 3
-    assert instance_quota(QUOTA_3, "ml.g5.xlarge") == ModelParams().instance_quota_default == 20
+    assert instance_quota(QUOTA_3, "ml.g5.xlarge") == ModelParams().instance_quota_default == 100
 
 
 def test_the_message_is_sagemakers() -> None:
@@ -41,9 +41,9 @@ def test_the_message_is_sagemakers() -> None:
 def test_scale_in_and_other_types_always_pass() -> None:
     world, _ = in_service_world(QUOTA_3, instances=3)
     check_quota(QUOTA_3, world.endpoints.values(), [("ml.m5.large", 3, 1)])
-    check_quota(QUOTA_3, world.endpoints.values(), [("ml.c5.large", 0, 20)])
-    with pytest.raises(WorldError, match="ml.c5.large for endpoint usage' is 20 Instances"):
-        check_quota(QUOTA_3, world.endpoints.values(), [("ml.c5.large", 0, 21)])
+    check_quota(QUOTA_3, world.endpoints.values(), [("ml.c5.large", 0, 100)])
+    with pytest.raises(WorldError, match="ml.c5.large for endpoint usage' is 100 Instances"):
+        check_quota(QUOTA_3, world.endpoints.values(), [("ml.c5.large", 0, 101)])
 
 
 def test_create_endpoint_counts_every_endpoint_of_the_type() -> None:
@@ -104,6 +104,6 @@ def test_a_scale_out_waiting_for_an_update_fails_when_it_is_applied() -> None:
 
 def test_default_params_leave_room() -> None:
     world = World(ModelParams(), start_ts=START)
-    world.create_endpoint(EP, "cfg", [Variant(VARIANT, "ml.m5.large", current=0, desired=20)], START)
-    with pytest.raises(WorldError, match="is 20 Instances, with current utilization of 20 Instances"):
+    world.create_endpoint(EP, "cfg", [Variant(VARIANT, "ml.m5.large", current=0, desired=100)], START)
+    with pytest.raises(WorldError, match="is 100 Instances, with current utilization of 100 Instances"):
         world.create_endpoint("b", "cfg", [Variant(VARIANT, "ml.m5.large", current=0, desired=1)], START)
