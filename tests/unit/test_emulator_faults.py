@@ -127,3 +127,14 @@ def test_deny_names_the_caller_the_action_and_the_resource() -> None:
 ])
 def test_resources(service: str, operation: str, params: dict[str, object], resource: str | None) -> None:
     assert resource_arn(call(service, operation, **params), "1") == resource
+
+
+@pytest.mark.parametrize("flags", [["--fault", "explode:sagemaker:*"], ["--faults-json", '{"rules": 1}'],
+                                   ["--fault", "delay:s3:GetObject"]])
+def test_the_emulator_command_refuses_bad_faults_before_serving(flags: list[str],
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    from harness import exitcodes
+    from harness.cli import main
+
+    assert main(["emulator", "--port", "0", *flags]) == exitcodes.INVALID_CONFIG
+    assert "--fault/--faults-json" in capsys.readouterr().err
