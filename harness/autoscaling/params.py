@@ -64,6 +64,16 @@ class ModelParams(BaseModel):
         60.0, gt=0, description="The container must answer within 60 s, else ModelError 424 [S9, S22].")
     seed: int = Field(0, description="Seed of the latency jitter, for reproducible runs.")
 
+    # --- account quotas (aws-semantics §4, §7) -----------------------------------------------
+    instance_quota: dict[str, int] = Field(
+        default_factory=dict, description="The account's Service Quotas value '<instance type> for endpoint "
+        "usage' (instances of that type across all endpoints), by instance type. UNCONFIRMED: AWS's defaults "
+        "vary by type, region and account and are not published for every type.")
+    instance_quota_default: int = Field(
+        100, ge=0, description="The same quota for a type instance_quota does not list. UNCONFIRMED; generous "
+        "(real accounts often start lower) so that a profile, or an emulator shared by many tests, hits it only "
+        "when it asks to.")
+
     # --- asynchronous endpoints (aws-semantics §6) -------------------------------------------
     async_default_max_concurrent: int = Field(
         4, ge=1, le=1000, description="Concurrent requests per instance of an async endpoint whose "

@@ -4,9 +4,9 @@
 advances the model to it, processing due events in time order — instance provisioning completing,
 metric periods closing (zeros emitted for idle variants), alarms evaluating once per period at the
 moment a new period becomes visible, alarm actions, Application Auto Scaling applying the
-desired capacity through UpdateEndpointWeightsAndCapacities once the endpoint is not Updating, and
-for asynchronous endpoints request completions, expiries and backlog-metric samples
-(:mod:`harness.autoscaling.asynchronous`).
+desired capacity through UpdateEndpointWeightsAndCapacities once the endpoint is not Updating (within
+the account's instance quota, :mod:`harness.autoscaling.quota`), and for asynchronous endpoints request
+completions, expiries and backlog-metric samples (:mod:`harness.autoscaling.asynchronous`).
 The emulator wraps it in a lock and drives it with a sped-up clock; the simulator drives it in
 virtual time. Rules are cited in policy.py, alarms.py and physics.py.
 """
@@ -36,6 +36,7 @@ from harness.autoscaling.entities import (
 from harness.autoscaling.metrics import Bucket, MetricKey, MetricStore
 from harness.autoscaling.params import ModelParams
 from harness.autoscaling.physics import Admission, admit
+from harness.autoscaling.quota import QuotaMixin
 from harness.autoscaling.scheduled import ScheduledAction, ScheduledMixin
 from harness.autoscaling.targets import TargetsMixin
 
@@ -53,7 +54,7 @@ class BulkOutcome(NamedTuple):
     latency_s: float
 
 
-class World(TargetsMixin, ScheduledMixin, ActionsMixin, AsyncMixin):
+class World(TargetsMixin, ScheduledMixin, ActionsMixin, AsyncMixin, QuotaMixin):
     """SageMaker + Application Auto Scaling + CloudWatch state, advanced in endpoint time."""
 
     def __init__(self, params: ModelParams | None = None, *, start_ts: float, region: str = "us-east-1",
@@ -171,6 +172,7 @@ class World(TargetsMixin, ScheduledMixin, ActionsMixin, AsyncMixin):
         if name in self.endpoints:
             arn = self.arn("sagemaker", "endpoint/" + name.lower())
             raise WorldError("ValidationException", f'Cannot create already existing endpoint "{arn}".')
+        self._check_quota(((v, v.desired) for v in variants), new=True)  # ResourceLimitExceeded (quota.py)
         for v in variants:
             v.current = 0
         ep = Endpoint(name=name, arn=self.arn("sagemaker", f"endpoint/{name.lower()}"), config_name=config_name,
@@ -216,6 +218,7 @@ class World(TargetsMixin, ScheduledMixin, ActionsMixin, AsyncMixin):
         grows = any(count > ep.variants[v].current for v, count in desired.items())
         if all(count == ep.variants[v].desired for v, count in desired.items()):
             return ep
+        self._check_quota((ep.variants[v], count) for v, count in desired.items())
         for vname, count in desired.items():
             ep.variants[vname].desired = count
         ep.status = "Updating"
@@ -421,9 +424,7 @@ class World(TargetsMixin, ScheduledMixin, ActionsMixin, AsyncMixin):
             ep = self.endpoints.get(ep_name)
             if ep is None or ep.status != "InService":
                 continue
-            variant = ep.variants.get(v_name)
-            if variant is not None and variant.desired != target.desired:
-                self._apply_capacities(ep_name, {v_name: target.desired}, t)
+            self._apply_target_capacity(target, ep_name, v_name, t)  # quota.py: over the quota, it fails
         if self._open_activities:
             self._settle_activities(t)
 

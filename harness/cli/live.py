@@ -172,4 +172,12 @@ def cmd_emulator(args: argparse.Namespace) -> int:
         except ValueError as err:
             error(f"--params: {err}")
             return exitcodes.INVALID_CONFIG
-    return serve(host=args.host, port=args.port, speed=args.speed, params=params)
+    from harness.emulator.faults import parse_flag, parse_rules
+
+    try:
+        faults = parse_rules(args.faults_json) if args.faults_json else []
+        faults += [parse_flag(text) for text in args.fault]
+    except ValueError as err:
+        error(f"--fault/--faults-json: {err}")
+        return exitcodes.INVALID_CONFIG
+    return serve(host=args.host, port=args.port, speed=args.speed, params=params, faults=faults)

@@ -103,6 +103,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--params-json", default="", help="model parameters as JSON (see harness/autoscaling/params.py)")
     p.add_argument("--params", metavar="FILE", help="model parameters file (e.g. from scalecheck calibrate), "
                    "merged over --params-json")
+    p.add_argument("--fault", action="append", default=[], metavar="KIND:SERVICE:OPERATION[,OPTION=V]",
+                   help="inject an AWS-shaped failure (repeatable): KIND deny|throttle|delay|drop, options "
+                   "rate=R (fraction of matching calls), seconds=S (delay), times=N; e.g. "
+                   "throttle:cloudwatch:GetMetricData,rate=0.5 (see also POST /_emulator/faults)")
+    p.add_argument("--faults-json", default="", help='fault rules as JSON: {"rules": [{"fault": "deny", '
+                   '"match": "sagemaker:DescribeEndpoint"}, ...]} (added before --fault rules)')
     p.add_argument("--allow-non-loopback", action="store_true", help=argparse.SUPPRESS)
     p = sub.add_parser("calibrate", help="estimate the model's undocumented parameters (provisioning delay, "
                        "metric lag, latency) from a run folder and write them as a params file")

@@ -1,8 +1,9 @@
 """The emulator application: one :class:`World` on a sped-up clock, behind the AWS protocol router.
 
 Services: SageMaker, SageMaker Runtime (InvokeEndpoint, InvokeEndpointAsync), Application Auto
-Scaling, CloudWatch and S3 (an in-memory :class:`~harness.emulator.s3.ObjectStore`, where
-asynchronous inputs are read and results written).
+Scaling, CloudWatch, S3 (an in-memory :class:`~harness.emulator.s3.ObjectStore`, where
+asynchronous inputs are read and results written), STS (GetCallerIdentity: :mod:`harness.emulator.sts`)
+and Service Quotas (the endpoint instance quotas the model enforces: :mod:`harness.emulator.quotas`).
 
 Endpoint time starts at the wall time the emulator starts and runs ``speed`` times faster
 (docs/architecture.md "Time"); every timestamp it returns is endpoint time. A background ticker advances the
@@ -11,7 +12,15 @@ first. All model access goes through one lock: the model is single-threaded. Aft
 asynchronous requests the model finished are taken from it (under the lock) and their result objects
 written to S3 (outside it; ``runtime.write_async_results``).
 
-Non-AWS routes (``/_emulator/...``, unsigned) expose the clock and the ground-truth log.
+Non-AWS routes (``/_emulator/...``, unsigned, plain JSON): ``GET /_emulator/health``, ``GET
+/_emulator/clock`` (the wall/endpoint time mapping), ``GET /_emulator/truth`` (the ground-truth log) and
+``/_emulator/faults``: ``GET`` lists the fault rules with their counters, ``POST {"rules": [...]}``
+replaces them (``"append": true`` adds), ``DELETE`` clears them; a bad rule is a 400 naming it.
+
+Faults (:mod:`harness.emulator.faults`): AWS-shaped failures injected into matching calls on every
+request path — ``deny`` (IAM's AccessDenied), ``throttle`` (the service's throttling error) at a
+deterministic ``rate``, ``delay`` (N wall seconds) and ``drop`` (the connection closes unanswered) —
+given at start with ``faults=`` (rules or their JSON) or at run time through the route above.
 
 With its own (wall) clock the emulator attaches an InvokeEndpoint fast path to its router
 (:mod:`harness.emulator.fastpath`): the HTTP server answers the common InvokeEndpoint from its event
@@ -29,8 +38,9 @@ from typing import Any, Protocol
 
 from harness.autoscaling.params import ModelParams
 from harness.autoscaling.world import World
-from harness.emulator import aas, aas_scheduled, cloudwatch, runtime, s3, sagemaker
+from harness.emulator import aas, aas_scheduled, cloudwatch, quotas, runtime, s3, sagemaker, sts
 from harness.emulator.fastpath import FastInvoke, attach
+from harness.emulator.faults import Faults, Rule, parse_rules
 from harness.emulator.protocol import Call, Router
 
 DEFAULT_PORT = 4566
@@ -71,7 +81,7 @@ class Emulator:
 
     def __init__(self, params: ModelParams | None = None, *, speed: float = 1.0,
                  credentials: dict[str, str] | None = None, region: str = "us-east-1",
-                 tick_s: float = 0.02, clock: Clock | None = None) -> None:
+                 tick_s: float = 0.02, clock: Clock | None = None, faults: Any = None) -> None:
         self.params = params or ModelParams()
         # ``clock``: any object with now()/sleep()/speed — the simulator passes a virtual clock it advances
         self.clock: Clock = clock if clock is not None else EmulatorClock(speed)
@@ -88,11 +98,18 @@ class Emulator:
         self._tick_s = tick_s
         self._stop = threading.Event()
         self._ticker: threading.Thread | None = None
-        for module in (sagemaker, runtime, aas, aas_scheduled, cloudwatch, s3):
+        # ``faults``: Rule objects, or their JSON ({"rules": [...]} or a list; ValueError when invalid)
+        rules = faults if faults is None or all(isinstance(r, Rule) for r in faults) else parse_rules(faults)
+        self.faults = Faults(self.world.account, rules or (), stop=self._stop)
+        self.router.faults = self.faults
+        for module in (sagemaker, runtime, aas, aas_scheduled, cloudwatch, s3, sts, quotas):
             module.register(self)
         self.router.register_raw("GET", "/_emulator/health", lambda _params: (200, {"ok": True}))
         self.router.register_raw("GET", "/_emulator/clock", self._clock_route)
         self.router.register_raw("GET", "/_emulator/truth", self._truth_route)
+        self.router.register_raw("GET", "/_emulator/faults", lambda _params: (200, {"rules": self.faults.describe()}))
+        self.router.register_raw("POST", "/_emulator/faults", self._set_faults_route)
+        self.router.register_raw("DELETE", "/_emulator/faults", self._clear_faults_route)
         if clock is None:  # wall-clock time: the HTTP server may answer InvokeEndpoint from a timer
             attach(self.router, FastInvoke(self))
 
@@ -139,6 +156,18 @@ class Emulator:
     def _clock_route(self, _params: dict[str, Any]) -> tuple[int, Any]:
         return 200, {"endpoint_ts": self.clock.now(), "wall_ts": time.time(), "speed": self.clock.speed,
                      "endpoint0_ts": getattr(self.clock, "wall0", self.clock.now())}
+
+    def _set_faults_route(self, params: dict[str, Any]) -> tuple[int, Any]:
+        try:
+            rules = parse_rules(params)
+        except ValueError as err:
+            return 400, {"error": str(err)}
+        self.faults.set(rules, append=params.get("append") is True)
+        return 200, {"rules": self.faults.describe()}
+
+    def _clear_faults_route(self, _params: dict[str, Any]) -> tuple[int, Any]:
+        self.faults.clear()
+        return 200, {"rules": []}
 
     def _truth_route(self, _params: dict[str, Any]) -> tuple[int, Any]:
         self.advance()

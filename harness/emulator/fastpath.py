@@ -23,6 +23,8 @@ general path exactly as before):
   body: load generators send such repeats within the second their signatures share) is neither screened
   nor verified again: up to ``SCREENED_CACHE`` requests with bodies of at most ``SCREENED_MAX_BODY``
   bytes are remembered;
+- no fault rule matches ``sagemaker-runtime:InvokeEndpoint`` (:meth:`~harness.emulator.faults.Faults.touches`):
+  the router applies faults, so with such a rule every InvokeEndpoint takes the general path;
 - ``World.invoke`` (under ``emulator.lock``, as ``runtime.invoke_endpoint`` calls it) does not refuse the
   request (unknown or not-InService endpoint, asynchronous endpoint, unknown TargetVariant: those raise
   before the model changes, so the general path repeats the call and answers the error).
@@ -119,6 +121,7 @@ class FastInvoke:
     def __init__(self, emu: Emulator) -> None:
         self._emu = emu
         self._verifier = emu.router.verifier
+        self._faults = emu.faults
         self._route = Route("rest-json", SERVICE, "InvokeEndpoint")
         # (head, body) of requests screened and verified before -> what _screen returned: a byte-for-byte repeat
         # carries a valid signature too (load generators send identical requests within the second their
@@ -144,6 +147,8 @@ class FastInvoke:
         return pending
 
     def _start(self, method: str, target: str, headers: Mapping[str, str], body: bytes, head: bytes) -> Pending | None:
+        if self._faults.touches(SERVICE, "InvokeEndpoint"):
+            return None
         key = (head, body) if head and len(body) <= SCREENED_MAX_BODY else None
         screened = self._screened.get(key) if key is not None else None
         if screened is None:

@@ -28,6 +28,9 @@ Where requests run:
   ``Router.handle`` on a worker thread (:mod:`harness.emulator.workers`), so a handler that sleeps (the
   runtime models latency that way) blocks only its own request.
 
+A request the router answers with :data:`~harness.emulator.errors.DROP` (an injected ``drop`` fault) gets
+no answer: its connection is aborted.
+
 ``stop()`` closes the listener and aborts every connection; requests held by the fast path are
 completed at once (freeing their model slots) and their answers dropped.
 
@@ -49,7 +52,7 @@ from urllib.parse import urlsplit
 import uvloop
 
 from harness.emulator import fastpath
-from harness.emulator.errors import Response
+from harness.emulator.errors import DROP, Response
 from harness.emulator.framing import MAX_LINE, BadRequest, Request, parse_head
 from harness.emulator.protocol import Router
 from harness.emulator.workers import Workers
@@ -354,7 +357,10 @@ class _Connection(asyncio.Protocol):
                 logger.exception("router failed on %s %s", request.method, request.target)
                 response = _INTERNAL
             try:
-                loop.call_soon_threadsafe(self._respond, request, response)
+                if response is DROP:
+                    loop.call_soon_threadsafe(self.abort)
+                else:
+                    loop.call_soon_threadsafe(self._respond, request, response)
             except RuntimeError:  # the server stopped meanwhile
                 pass
 

@@ -2,17 +2,21 @@
 
 The child is ``python -m harness.cli emulator --port 0``; it prints one line
 ``scalecheck emulator listening on http://127.0.0.1:PORT`` which tells the parent where it is.
-A separate process keeps the emulator off the load generator's core and its GIL.
+A separate process keeps the emulator off the load generator's core and its GIL. ``faults``: fault
+rules the child starts with (:mod:`harness.emulator.faults`: ``Rule`` objects or their JSON objects),
+so a ``scalecheck run --endpoint-url`` can be tested against an emulator that fails as AWS does.
 """
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from harness.autoscaling.params import ModelParams
 from harness.errors import InfrastructureError
@@ -30,9 +34,13 @@ class EmulatorProcess:
 
     @classmethod
     def start(cls, *, speed: float, params: ModelParams, say: Callable[[str], None] | None = None,
-              timeout_s: float = 30.0) -> EmulatorProcess:
+              timeout_s: float = 30.0, faults: Sequence[Any] | None = None) -> EmulatorProcess:
         cmd = [sys.executable, "-m", "harness.cli", "emulator", "--port", "0", "--speed", repr(speed),
                "--params-json", params.model_dump_json()]
+        if faults:
+            rules = [r if isinstance(r, Mapping) else {k: v for k, v in r.as_dict().items()
+                                                       if k not in ("matched", "applied")} for r in faults]
+            cmd += ["--faults-json", json.dumps({"rules": rules})]
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
         found: list[str] = []
         lines: list[str] = []

@@ -10,6 +10,9 @@ pinned botocore's service models:
     sagemaker-runtime                    REST-JSON  POST /endpoints/{EndpointName}/invocations, ...
     s3                                   REST-XML, path style (/bucket/key), chosen by the SigV4
                                          credential scope's service (``.../s3/aws4_request``)
+    service-quotas                       JSON 1.1   X-Amz-Target: ServiceQuotasV20190624.<Op>
+    sts                                  awsQuery   form-encoded POST Action=<Op>, XML answers
+                                         (:mod:`harness.emulator.query`), chosen by the credential scope
     /_emulator/...                       plain JSON, unsigned (see ``Router.register_raw``)
 
 Which service and operation a request addresses is decided by :mod:`harness.emulator.routing` (S3 by
@@ -30,12 +33,15 @@ Contract of ``Router.handle`` (never raises, never leaks a traceback):
    sagemaker-runtime; ``InvalidArgument`` for S3, whose bad XML is ``MalformedXML``) whose message
    names the field. Handlers can trust required members and types,
    not enums, patterns or max lengths.
-4. ``AwsError`` from a handler -> that error in the protocol's shape, its ``fields`` serialized
+4. Injected faults (``Router.faults``, :mod:`harness.emulator.faults`) act on the decoded call before its
+   handler runs: a delay waits, a deny or throttle is an ``AwsError``, a drop answers :data:`DROP` (the
+   server closes the connection without an answer; no request id is added).
+5. ``AwsError`` from a handler -> that error in the protocol's shape, its ``fields`` serialized
    through the modeled error shape when there is one (so botocore surfaces them on ``response``).
    CloudWatch is awsQueryCompatible: ``code`` may be the query code (``ResourceNotFound``) or the
    shape name; botocore reports the query code, as with real CloudWatch. S3 errors are XML
    ``<Error><Code/><Message/>...fields...<RequestId/><HostId/></Error>``; answers to HEAD have no body.
-5. Any other exception (also while serializing the handler's output, e.g. an unknown output
+6. Any other exception (also while serializing the handler's output, e.g. an unknown output
    member) is logged here and answered as ``InternalFailure`` 500 with a generic message.
 
 Every response carries ``x-amzn-RequestId``; S3 responses also ``x-amz-request-id`` and ``x-amz-id-2``.
@@ -49,15 +55,17 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs
 
 import botocore.session
 from botocore.model import OperationModel, ServiceModel
 from botocore.validate import ParamValidator
 
+from harness.emulator import query as query_protocol
 from harness.emulator import restxml, wire
 from harness.emulator.errors import (
+    DROP,
     S3_INVALID_KEY_MESSAGE,
     S3_SIGNATURE_CODES,
     AwsError,
@@ -73,14 +81,14 @@ from harness.emulator.sigv4 import SignatureError, SigV4Verifier
 
 logger = logging.getLogger(__name__)
 
-SERVICES = ("sagemaker", "sagemaker-runtime", "application-autoscaling", "cloudwatch", "s3")
+SERVICES = ("sagemaker", "sagemaker-runtime", "application-autoscaling", "cloudwatch", "s3", "sts", "service-quotas")
 
 
 @dataclass(frozen=True)
 class Call:
     """One authenticated, decoded and validated AWS API call."""
 
-    service: str  # 'sagemaker' | 'sagemaker-runtime' | 'application-autoscaling' | 'cloudwatch' | 's3'
+    service: str  # one of SERVICES (botocore service names)
     operation: str  # botocore operation name, e.g. 'DescribeEndpoint'
     # Input members by botocore name; timestamps as tz-aware UTC datetime; blobs as bytes.
     params: dict[str, Any]
@@ -90,6 +98,14 @@ class Call:
 
 Handler = Callable[[Call], dict[str, Any]]
 """Returns output members by botocore name; datetimes for timestamps, bytes for blobs."""
+
+class FaultHook(Protocol):
+    """What the router asks of injected faults (:class:`harness.emulator.faults.Faults`)."""
+
+    def apply(self, call: Call) -> bool:
+        """Wait out delays, raise an ``AwsError`` to answer instead, or return True to drop the connection."""
+        ...
+
 
 RawHandler = Callable[[dict[str, Any]], tuple[int, Any]]
 """Gets the query parameters (last value wins) updated with the JSON body object; returns
@@ -116,6 +132,7 @@ class Router:
         self._raw: dict[tuple[str, str], RawHandler] = {}
         self._routes = RouteTable(self._models)
         self._validator = ParamValidator()
+        self.faults: FaultHook | None = None  # the emulator's injected faults
 
     def register(self, service: str, operation: str, handler: Handler) -> None:
         """Route ``service``/``operation`` (botocore names) to ``handler``; ValueError if unknown."""
@@ -144,9 +161,12 @@ class Router:
         if path.startswith("/_emulator/"):
             status, out_headers, out_body = self._handle_raw(method.upper(), path, query, body)
         else:
-            route = self._resolve(method.upper(), path, query, lower)
+            route = self._resolve(method.upper(), path, query, lower, body)
             try:
-                status, out_headers, out_body = self._handle_aws(route, method, path, query, lower, body)
+                response = self._handle_aws(route, method, path, query, lower, body, request_id)
+                if response is DROP:
+                    return DROP
+                status, out_headers, out_body = response
             except AwsError as error:
                 status, out_headers, out_body = self._error_or_internal(route, error, request_id)
             except Exception:  # a bug in this layer: still answer in the protocol's shape
@@ -157,12 +177,13 @@ class Router:
         out_headers.append(("x-amzn-RequestId", request_id))
         return status, out_headers, out_body
 
-    def _resolve(self, method: str, path: str, query: str, headers: Mapping[str, str]) -> Route:
+    def _resolve(self, method: str, path: str, query: str, headers: Mapping[str, str], body: bytes = b"") -> Route:
         """Where the request goes; among S3 twins sharing a route, the one with a handler."""
-        return self._routes.resolve(method, path, query, headers, self._handlers)
+        return self._routes.resolve(method, path, query, headers, self._handlers, body)
 
     def _handle_aws(
-        self, route: Route, method: str, path: str, query: str, headers: Mapping[str, str], body: bytes
+        self, route: Route, method: str, path: str, query: str, headers: Mapping[str, str], body: bytes,
+        request_id: str,
     ) -> Response:
         xml = route.wire == "rest-xml"
         if xml and "x-amz-content-sha256" not in headers and headers.get("authorization"):
@@ -185,6 +206,9 @@ class Router:
             raise AwsError(code[0], message, code[1]) from None
         if xml and route.operation is None:
             raise AwsError("MethodNotAllowed", "The specified method is not allowed against this resource.", 405)
+        if route.wire == "query" and route.operation is None:
+            version = self._models[route.service].api_version if route.service else ""
+            raise AwsError("InvalidAction", f"Could not find operation for version {version}")
         if route.service is None or route.operation is None:
             what = f"{route.service} " if route.service else ""
             raise AwsError("UnknownOperationException", f"Unknown {what}operation", _unknown_status(route))
@@ -207,9 +231,11 @@ class Router:
         op_model = model.operation_model(route.operation)
         params = self._decode(route, op_model, query, headers, body)
         call = Call(route.service, route.operation, params, identity.region, identity.access_key)
+        if self.faults is not None and self.faults.apply(call):
+            return DROP
         try:
             output = handler(call)
-            return self._encode(route, op_model, output)
+            return self._encode(route, op_model, output, request_id)
         except AwsError:
             raise
         except Exception:
@@ -229,6 +255,9 @@ class Router:
             elif route.wire == "rest-xml":
                 params = wire.rest_input(shape, route.labels or {}, parse_qs(query), headers, body,
                                          parse_document=restxml.parse_payload)
+            elif route.wire == "query":
+                form = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+                params = query_protocol.query_input(shape, {**parse_qs(query, keep_blank_values=True), **form})
             else:
                 params = wire.rpc_input(shape, body, cbor=route.wire == "cbor")
         except wire.MalformedBody as exc:
@@ -244,7 +273,7 @@ class Router:
             raise AwsError(code, f"{len(lines)} validation {noun} detected: {'; '.join(lines)}")
         return params
 
-    def _encode(self, route: Route, op_model: OperationModel, output: dict[str, Any]) -> Response:
+    def _encode(self, route: Route, op_model: OperationModel, output: dict[str, Any], request_id: str) -> Response:
         if not isinstance(output, dict):
             raise TypeError(f"handler returned {type(output).__name__}, not a dict of output members")
         shape = op_model.output_shape
@@ -254,6 +283,8 @@ class Router:
         if route.wire == "rest-xml":
             status, headers, body = restxml.rest_xml_output(shape, output, op_model.http.get("responseCode", 200))
             return status, headers, b"" if route.method == "HEAD" else body
+        if route.wire == "query":
+            return query_protocol.query_output(op_model, output, request_id)
         if route.wire == "cbor":
             return 200, cbor_headers(), b"" if shape is None else wire.cbor_body(shape, output)
         return 200, json_headers(op_model.service_model), wire.json_body(shape, output)
@@ -301,4 +332,4 @@ def _raw_json(status: int, result: Any) -> Response:
     return status, [("Content-Type", "application/json")], body
 
 
-__all__ = ["Call", "Handler", "RawHandler", "Router", "SERVICES", "service_model"]
+__all__ = ["Call", "FaultHook", "Handler", "RawHandler", "Router", "SERVICES", "service_model"]

@@ -126,6 +126,11 @@ def xml_document(shape: Shape, value: Mapping[str, Any], root: str) -> bytes:
     return XML_DECLARATION + f'<{root} xmlns="{S3_NAMESPACE}">{inner}</{root}>'.encode()
 
 
+def xml_content(shape: Shape, value: Any, path: str) -> str:
+    """The content of one element (its children or text) for ``value`` of ``shape`` (also the query protocol's)."""
+    return _to_xml(shape, value, path)
+
+
 def _to_xml(shape: Shape, value: Any, path: str) -> str:
     """The content of one element (its children or text) for ``value``."""
     kind = shape.type_name
@@ -199,4 +204,5 @@ def _field_text(value: Any) -> str:
     return str(value)
 
 
-__all__ = ["ROOT_NAMES", "S3_NAMESPACE", "error_xml", "host_id", "parse_payload", "rest_xml_output", "xml_document"]
+__all__ = ["ROOT_NAMES", "S3_NAMESPACE", "error_xml", "host_id", "parse_payload", "rest_xml_output", "xml_content",
+           "xml_document"]

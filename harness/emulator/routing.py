@@ -1,9 +1,9 @@
 """Where an HTTP request to the emulator goes: its wire protocol and, when recognised, service and operation.
 
 ``RouteTable(models)`` is built once from the pinned botocore service models (by service name); its
-``resolve(method, path, query, headers, served)`` is pure (no I/O, no signature check) and never raises
-for any request: it gives a :class:`Route` whose ``wire`` is always set (``json``, ``cbor``,
-``rest-json`` or ``rest-xml``) and whose ``service``/``operation`` are ``None`` when not recognised
+``resolve(method, path, query, headers, served, body)`` is pure (no I/O, no signature check) and never
+raises for any request: it gives a :class:`Route` whose ``wire`` is always set (``json``, ``cbor``,
+``rest-json``, ``rest-xml`` or ``query``) and whose ``service``/``operation`` are ``None`` when not recognised
 (the router answers those as unknown operations). ``method`` is upper case, ``headers`` have lower-case
 names, ``path`` and ``query`` are as received (REST URI labels come back still percent-encoded);
 ``served`` holds the ``(service, operation)`` pairs that have a handler.
@@ -18,6 +18,8 @@ In order:
 - smithy-rpc-v2-cbor: a ``smithy-protocol: rpc-v2-cbor`` header or a path under ``/service/``
   (``POST /service/<targetPrefix>/operation/<Op>``).
 - JSON 1.0/1.1: an ``X-Amz-Target: <targetPrefix>.<Op>`` header.
+- awsQuery (STS): a credential scope naming the signing name of a service whose protocol is ``query``;
+  the operation is the ``Action`` parameter of the query string or the form-encoded body.
 - REST-JSON: the first ``requestUri`` template of a rest-json model matching method and path.
 """
 
@@ -35,7 +37,7 @@ from botocore.model import OperationModel, ServiceModel
 class Route:
     """Where a request goes: the wire format always, the service/operation when recognised."""
 
-    wire: str  # 'json' | 'cbor' | 'rest-json' | 'rest-xml'
+    wire: str  # 'json' | 'cbor' | 'rest-json' | 'rest-xml' | 'query'
     service: str | None = None
     operation: str | None = None
     labels: Mapping[str, str] | None = None  # REST URI labels, still percent-encoded
@@ -71,7 +73,10 @@ class RouteTable:
         self._cbor_targets: dict[str, str] = {}
         self._rest_routes: list[tuple[str, re.Pattern[str], str, str]] = []
         self._xml_routes: list[_RestRoute] = []
+        self._query_scopes: dict[str, str] = {}  # signing name -> service
         for name, model in self._models.items():
+            if model.protocol == "query":
+                self._query_scopes[model.signing_name] = name
             protocols = model.metadata.get("protocols") or [model.protocol]
             prefix = model.metadata.get("targetPrefix")
             if prefix and "json" in protocols:
@@ -94,9 +99,10 @@ class RouteTable:
                 self._xml_routes.sort(key=lambda r: -r.specificity)
 
     def resolve(self, method: str, path: str, query: str, headers: Mapping[str, str],
-                served: Container[tuple[str, str]]) -> Route:
+                served: Container[tuple[str, str]], body: bytes = b"") -> Route:
         """The route of one request (see the module docstring)."""
-        if self._xml_routes and _scope_service(headers.get("authorization")) == "s3":
+        scope = _scope_service(headers.get("authorization"))
+        if self._xml_routes and scope == "s3":
             return self._resolve_xml(method, path, query, headers, served)
         if headers.get("smithy-protocol") == "rpc-v2-cbor" or path.startswith("/service/"):
             match = re.fullmatch(r"/service/([^/]+)/operation/([^/]+)", path)
@@ -106,6 +112,8 @@ class RouteTable:
         if target is not None:
             prefix, _, operation = target.partition(".")
             return self._known("json", self._json_targets.get(prefix), operation)
+        if scope in self._query_scopes:
+            return self._known("query", self._query_scopes[scope], _query_action(query, headers, body))
         for route_method, pattern, service, operation in self._rest_routes:
             match = pattern.fullmatch(path)
             if match and route_method == method:
@@ -176,6 +184,16 @@ def _required_members(op_model: OperationModel, location: str) -> tuple[str, ...
 def _required_query(op_model: OperationModel) -> dict[str, str | None]:
     """Required query-string members: DELETE /b/k?uploadId=... is AbortMultipartUpload."""
     return dict.fromkeys(_required_members(op_model, "querystring"))
+
+
+def _query_action(query: str, headers: Mapping[str, str], body: bytes) -> str | None:
+    """The ``Action`` of an awsQuery request: from a form-encoded body, else the query string."""
+    if headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        found = parse_qs(body.decode("utf-8", "replace")).get("Action")
+        if found:
+            return found[-1]
+    found = parse_qs(query).get("Action")
+    return found[-1] if found else None
 
 
 def _scope_service(authorization: str | None) -> str | None:

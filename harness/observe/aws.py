@@ -2,7 +2,11 @@
 
 Against AWS the standard credential chain applies (environment, shared profile, SSO, instance role).
 Against the emulator (``endpoint_url`` set) the emulator's own credentials are used unless the
-caller passes others. Retries use botocore's *standard* mode.
+caller passes others. :func:`make_clients` retries in botocore's *standard* mode with AWS's advised
+70 s read timeout (InvokeEndpoint's). :func:`collector_clients` derives, from the same session and
+target, the clients the collector polls with: botocore's *adaptive* mode (standard retries plus
+client-side rate limiting once throttled), at most :data:`COLLECTOR_ATTEMPTS` attempts per call and
+short timeouts, so a throttled or hung API costs a feed seconds, not minutes.
 """
 
 from __future__ import annotations
@@ -21,6 +25,9 @@ from harness.errors import InfrastructureError
 from harness.record import Clock
 
 EMULATOR_CREDENTIALS = ("test", "test")
+COLLECTOR_ATTEMPTS = 3  # attempts in all (the first and two retries) per collector call
+COLLECTOR_CONNECT_TIMEOUT_S = 3.0
+COLLECTOR_READ_TIMEOUT_S = 10.0  # the polled APIs answer in well under a second when healthy
 
 
 @dataclass(frozen=True)
@@ -50,6 +57,7 @@ class Clients:
     cloudwatch: Any
     session: boto3.session.Session
     s3: Any = None  # asynchronous inference reads inputs from and writes results to S3
+    target: Target | None = None  # where they point (None: made elsewhere)
 
 
 def make_session(target: Target) -> boto3.session.Session:
@@ -74,7 +82,28 @@ def make_clients(target: Target, *, max_attempts: int = 5, read_timeout_s: float
     return Clients(sagemaker=client("sagemaker"), runtime=client("sagemaker-runtime"),
                    autoscaling=client("application-autoscaling"), cloudwatch=client("cloudwatch"),
                    session=session,
-                   s3=session.client("s3", endpoint_url=target.endpoint_url, config=s3_config))
+                   s3=session.client("s3", endpoint_url=target.endpoint_url, config=s3_config), target=target)
+
+
+def collector_clients(clients: Clients) -> Clients:
+    """The collector's SageMaker, Application Auto Scaling and CloudWatch clients: ``clients``' session and
+    target, adaptive retries capped at :data:`COLLECTOR_ATTEMPTS` attempts, short connect and read timeouts.
+
+    Clients not made by :func:`make_clients` (no ``target``) are returned as they are.
+    """
+    target = getattr(clients, "target", None)
+    if target is None:
+        return clients
+    config = botocore.config.Config(retries={"mode": "adaptive", "total_max_attempts": COLLECTOR_ATTEMPTS},
+                                    connect_timeout=COLLECTOR_CONNECT_TIMEOUT_S,
+                                    read_timeout=COLLECTOR_READ_TIMEOUT_S)
+
+    def client(name: str) -> Any:
+        return clients.session.client(name, endpoint_url=target.endpoint_url, config=config)
+
+    return Clients(sagemaker=client("sagemaker"), runtime=clients.runtime,
+                   autoscaling=client("application-autoscaling"), cloudwatch=client("cloudwatch"),
+                   session=clients.session, s3=clients.s3, target=target)
 
 
 def check_access(clients: Clients, target: Target) -> None:

@@ -1,12 +1,21 @@
 """The collector: polls AWS (or the emulator) through boto3 and appends what it sees to the run folder.
 
-Three feeds, on intervals of endpoint time (profile ``collector``):
+Four feeds, each on its own daemon thread and its own interval of endpoint time (profile ``collector``),
+so a slow, throttled or hung API delays only its own feed:
 - DescribeEndpoint → ``endpoint.jsonl`` every ``describe_interval_s``;
-- DescribeScalingActivities → ``activities.jsonl`` (new or changed activities) on the same beat;
-- GetMetricData over a trailing window → ``metrics.jsonl`` (new or revised datapoints) and
-  DescribeAlarms of the policies' alarms → ``alarms.jsonl`` (state changes) every ``metrics_interval_s``.
-The same code runs against AWS and the emulator. A failed poll is recorded as a ``collector_error``
-event and leaves a gap (which the checks treat as missing data); it never stops the run.
+- DescribeScalingActivities → ``activities.jsonl`` (new or changed activities) every ``describe_interval_s``;
+- GetMetricData over a trailing window → ``metrics.jsonl`` (new or revised datapoints) every
+  ``metrics_interval_s``;
+- DescribeAlarms of the policies' alarms → ``alarms.jsonl`` (state changes) every ``metrics_interval_s``.
+Intervals run from the start of one poll to the start of the next; a feed never polls twice at once.
+The same code runs against AWS and the emulator, through :func:`harness.observe.aws.collector_clients`:
+adaptive retries, at most three attempts per call, short timeouts. A failed poll (after those retries)
+is recorded as a ``collector_error`` event naming the feed and the AWS error code (``GetMetricData:
+Throttling: Rate exceeded``) and leaves a gap, which the checks treat as missing data (INCONCLUSIVE,
+never PASS); it never stops the feed or the run. :meth:`Collector.poll_once` runs one round of every
+feed side by side and waits at most one describe interval; :meth:`Collector.stop` returns within about
+``STOP_JOIN_S + ROUND_TIMEOUT_S`` wall seconds even if an API hangs: a call still pending is left to its
+daemon thread, and nothing is recorded once ``stop`` has returned.
 
 Which metrics: :func:`harness.profile.series.metric_queries` — for a real-time endpoint its REALTIME_METRICS,
 for an async one its ASYNC_METRICS (the backlog metrics with the EndpointName dimension only, the others
@@ -32,7 +41,7 @@ from typing import Any
 
 import botocore.exceptions
 
-from harness.observe.aws import Clients
+from harness.observe.aws import Clients, collector_clients
 from harness.profile import Profile, StepPolicy
 from harness.profile.series import PERIOD_S, MetricQuery, metric_queries
 from harness.record import Activity, AlarmSample, Clock, EndpointSample, MetricPoint, RunEvent, RunFolder
@@ -42,6 +51,9 @@ METRIC_LOOKBACK_S = 20 * 60  # re-read this much history each poll: CloudWatch r
 LOOKBACK_PERIODS = 3  # ... and at least this many periods of the longest one asked
 ALARM_NAMES_PER_CALL = 100  # DescribeAlarms' limit on AlarmNames
 ALARM_NAMES_REFRESH_S = 300.0  # endpoint seconds between DescribeScalingPolicies reads of the alarm names
+FEEDS = ("DescribeEndpoint", "DescribeScalingActivities", "GetMetricData", "DescribeAlarms")
+ROUND_TIMEOUT_S = 5.0  # wall seconds poll_once (the first round, and stop's last) waits for the feeds
+STOP_JOIN_S = 2.0  # wall seconds stop() waits for the feed threads to finish their current poll
 
 
 def _ts(value: Any) -> float:
@@ -110,11 +122,12 @@ class CollectorState:
 
 
 class Collector:
-    """Polls one endpoint variant and its scaling; call :meth:`poll_once` or run it in a thread."""
+    """Polls one endpoint variant and its scaling: :meth:`poll_once`, or one thread per feed from :meth:`start`."""
 
     def __init__(self, clients: Clients, profile: Profile, folder: RunFolder, clock: Clock,
                  since_ts: float, on_error: Callable[[str], None] | None = None) -> None:
-        self.clients = clients
+        self.clients = collector_clients(clients)
+        self._own_clients = self.clients is not clients  # made here: closed by stop()
         self.profile = profile
         self.folder = folder
         self.clock = clock
@@ -123,8 +136,19 @@ class Collector:
         self.queries = metric_queries(profile)
         self._on_error = on_error
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._next_metrics_ts = 0.0
+        self._threads: list[threading.Thread] = []
+        self._busy = {name: threading.Lock() for name in FEEDS}  # held while a feed polls
+        self._last_poll: dict[str, float] = {}  # monotonic start of each feed's last poll
+        self._write = threading.Lock()  # the folder's streams, the error count, the closed flag
+        self._closed = False
+
+    def _append(self, stream: str, record: Any) -> bool:
+        """Append to the folder unless the collector has stopped (a poll that outlived stop() writes nothing)."""
+        with self._write:
+            if self._closed:
+                return False
+            self.folder.append(stream, record)
+            return True
 
     # ------------------------------------------------------------------------------ polls
     def poll_endpoint(self) -> EndpointSample:
@@ -137,8 +161,8 @@ class Collector:
             current_instances=variant.get("CurrentInstanceCount"),
             desired_instances=variant.get("DesiredInstanceCount"),
             current_weight=variant.get("CurrentWeight"), desired_weight=variant.get("DesiredWeight"))
-        self.folder.append("endpoint", sample)
-        self.state.last_sample = sample
+        if self._append("endpoint", sample):
+            self.state.last_sample = sample
         return sample
 
     def poll_activities(self) -> list[Activity]:
@@ -157,12 +181,12 @@ class Collector:
                 seen = (a["StatusCode"], end)
                 if self.state.activities.get(a["ActivityId"]) == seen:
                     continue
-                self.state.activities[a["ActivityId"]] = seen
                 act = Activity(activity_id=a["ActivityId"], resource_id=a["ResourceId"], start_ts=start,
                                end_ts=end, status_code=a["StatusCode"], description=a.get("Description", ""),
                                cause=a.get("Cause", ""), status_message=a.get("StatusMessage"), observed_ts=now)
-                self.folder.append("activities", act)
-                written.append(act)
+                if self._append("activities", act):
+                    self.state.activities[a["ActivityId"]] = seen
+                    written.append(act)
         return written
 
     def poll_metrics(self) -> list[MetricPoint]:
@@ -175,9 +199,9 @@ class Collector:
                 for point in metric_points(self.queries, resp.get("MetricDataResults", []), now):
                     if self.state.metrics.get(point.key()) == point.value:
                         continue
-                    self.state.metrics[point.key()] = point.value
-                    self.folder.append("metrics", point)
-                    written.append(point)
+                    if self._append("metrics", point):
+                        self.state.metrics[point.key()] = point.value
+                        written.append(point)
                 token = resp.get("NextToken")
                 if not token:
                     break
@@ -207,55 +231,100 @@ class Collector:
                     seen = (sample.state, sample.state_updated_ts)
                     if self.state.alarms.get(sample.alarm_name) == seen:
                         continue
-                    self.state.alarms[sample.alarm_name] = seen
-                    self.folder.append("alarms", sample)
-                    written.append(sample)
+                    if self._append("alarms", sample):
+                        self.state.alarms[sample.alarm_name] = seen
+                        written.append(sample)
         return written
-    def poll_once(self, *, metrics: bool = True) -> None:
-        """One round of every feed; each failure is recorded and the others still run."""
-        feeds: list[tuple[str, Callable[[], object]]] = [("DescribeEndpoint", self.poll_endpoint),
-                                                          ("DescribeScalingActivities", self.poll_activities)]
+
+    # ------------------------------------------------------------------------------ feeds
+    def _feeds(self, metrics: bool = True) -> list[tuple[str, Callable[[], object], float]]:
+        """(name, poll, interval in endpoint seconds) of each feed."""
+        c = self.profile.collector
+        feeds: list[tuple[str, Callable[[], object], float]] = [
+            ("DescribeEndpoint", self.poll_endpoint, c.describe_interval_s),
+            ("DescribeScalingActivities", self.poll_activities, c.describe_interval_s)]
         if metrics:
-            feeds += [("GetMetricData", self.poll_metrics), ("DescribeAlarms", self.poll_alarms)]
-        for name, feed in feeds:
-            try:
-                feed()
-            except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as err:
-                self._record_error(name, err)
+            feeds += [("GetMetricData", self.poll_metrics, c.metrics_interval_s),
+                      ("DescribeAlarms", self.poll_alarms, c.metrics_interval_s)]
+        return feeds
+
+    def _run_feed(self, name: str, poll: Callable[[], object], *, wait: bool = True) -> None:
+        """One poll of a feed, never two at once; a failure is recorded. ``wait=False``: skip a busy feed."""
+        busy = self._busy[name]
+        if not busy.acquire(blocking=wait):
+            return
+        try:
+            self._last_poll[name] = time.monotonic()
+            poll()
+        except Exception as err:  # a failed poll leaves a gap; it never stops the feed
+            self._record_error(name, err)
+        finally:
+            busy.release()
+
+    def poll_once(self, *, metrics: bool = True, timeout_s: float | None = None, wait: bool = True) -> None:
+        """One round of every feed, side by side; each failure is recorded and the others still run.
+
+        Returns once every feed has polled, or after ``timeout_s`` wall seconds (default: one describe interval,
+        at most ROUND_TIMEOUT_S, so a slow API never holds back the next DescribeEndpoint sample): a feed still
+        waiting for AWS then finishes in the background, its feed thread (:meth:`start`) waiting for it, and what
+        it reads is recorded unless the collector has stopped. ``wait=False`` skips feeds busy polling."""
+        if timeout_s is None:
+            timeout_s = min(ROUND_TIMEOUT_S, self.profile.collector.describe_interval_s / self.clock.speed)
+        rounds = [threading.Thread(target=self._run_feed, args=(name, poll), kwargs={"wait": wait},
+                                   name=f"collector-{name}-once", daemon=True)
+                  for name, poll, _ in self._feeds(metrics)]
+        for thread in rounds:
+            thread.start()
+        deadline = time.monotonic() + timeout_s
+        for thread in rounds:
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
 
     def _record_error(self, feed: str, err: Exception) -> None:
-        self.state.errors += 1
         if isinstance(err, botocore.exceptions.ClientError):
             e = err.response.get("Error", {})
             text = f"{feed}: {e.get('Code')}: {e.get('Message')}"
         else:
             text = f"{feed}: {type(err).__name__}: {err}"
-        self.folder.append("events", RunEvent(ts=self.clock.endpoint_ts(), kind="collector_error", detail=text))
+        with self._write:
+            if self._closed:
+                return
+            self.state.errors += 1
+            self.folder.append("events", RunEvent(ts=self.clock.endpoint_ts(), kind="collector_error", detail=text))
         if self._on_error:
             self._on_error(text)
 
-    # ---------------------------------------------------------------------------- thread
+    # --------------------------------------------------------------------------- threads
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop, name="collector", daemon=True)
-        self._thread.start()
+        """One daemon thread per feed, each on its own interval: a slow or throttled API delays only its feed."""
+        for name, poll, interval_s in self._feeds():
+            thread = threading.Thread(target=self._loop, args=(name, poll, interval_s), name=f"collector-{name}",
+                                      daemon=True)
+            thread.start()
+            self._threads.append(thread)
 
-    def _loop(self) -> None:
-        c = self.profile.collector
+    def _loop(self, name: str, poll: Callable[[], object], interval_s: float) -> None:
+        """Poll every ``interval_s`` endpoint seconds, start to start (at once if the feed never polled)."""
         while not self._stop.is_set():
-            began = time.monotonic()
-            now = self.clock.endpoint_ts()
-            due_metrics = now >= self._next_metrics_ts
-            if due_metrics:
-                self._next_metrics_ts = now + c.metrics_interval_s
-            self.poll_once(metrics=due_metrics)
-            wait_s = c.describe_interval_s / self.clock.speed - (time.monotonic() - began)
-            self._stop.wait(max(0.0, wait_s))
+            last = self._last_poll.get(name)
+            if last is not None:
+                wait_s = interval_s / self.clock.speed - (time.monotonic() - last)
+                if wait_s > 0 and self._stop.wait(wait_s):
+                    return
+            self._run_feed(name, poll)
 
     def stop(self, final_poll: bool = True) -> None:
-        """Stop the thread; with ``final_poll`` read every feed one last time."""
+        """Stop the feeds; with ``final_poll`` read every feed not busy one last time. Returns within about
+        STOP_JOIN_S + ROUND_TIMEOUT_S wall seconds whatever the APIs do: a call still hanging then is
+        abandoned to its daemon thread, and nothing it reads is recorded."""
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
-            self._thread = None
+        deadline = time.monotonic() + STOP_JOIN_S
+        for thread in self._threads:
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
+        self._threads = []
         if final_poll:
-            self.poll_once(metrics=True)
+            self.poll_once(metrics=True, timeout_s=ROUND_TIMEOUT_S, wait=False)
+        with self._write:
+            self._closed = True
+        if self._own_clients:  # a call still pending fails at once or finishes on its own connection
+            for client in (self.clients.sagemaker, self.clients.autoscaling, self.clients.cloudwatch):
+                client.close()
