@@ -317,14 +317,21 @@ class _Connection(asyncio.Protocol):
             self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
 
     def _bad_request(self, message: str) -> None:
+        """Answer a request that could not be framed with the AWS error of the service it addressed (when its
+        head was read), then close the connection."""
         logger.debug("bad request: %s", message)
-        body = message.encode("utf-8", "replace")
-        head = (f"HTTP/1.1 400 Bad Request\r\nServer: {SERVER_NAME}\r\nDate: {self.server.date()}\r\n"
-                f"Content-Type: text/plain; charset=utf-8\r\nConnection: close\r\n"
-                f"Content-Length: {len(body)}\r\n\r\n")
+        request = self.request
+        target = None
+        if request is not None:
+            path, _, query = request.target.partition("?")
+            target = (request.method, path, query, request.headers)
+        status, headers, body = self.server.router.framing_error(message, target)
+        lines = [f"HTTP/1.1 {status} Bad Request", f"Server: {SERVER_NAME}", f"Date: {self.server.date()}",
+                 *(f"{k}: {v}" for k, v in headers if k.lower() not in ("content-length", "connection")),
+                 "Connection: close", f"Content-Length: {len(body)}"]
         self.busy = True
         if self.transport is not None and not self.closed:
-            self.transport.write(head.encode("latin-1") + body)
+            self.transport.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
             self.transport.close()
         self.closed = True
 

@@ -177,6 +177,21 @@ class Router:
         out_headers.append(("x-amzn-RequestId", request_id))
         return status, out_headers, out_body
 
+    def framing_error(self, message: str, request: tuple[str, str, str, Mapping[str, str]] | None
+                      ) -> tuple[int, list[tuple[str, str]], bytes]:
+        """The 400 for a request the HTTP layer could not frame (``message`` says why), in the protocol of the
+        service it addressed when its head was read (``request``: method, path, query, headers), else as
+        a JSON service answers. Never raises."""
+        route = Route(wire="json")
+        if request is not None:
+            method, path, query, headers = request
+            try:
+                route = self._resolve(method, path, query, {k.lower(): v for k, v in headers.items()})
+            except Exception:  # an unroutable head: the generic JSON shape
+                route = Route(wire="json")
+        code = {"rest-xml": "BadRequest", "query": "MalformedInput"}.get(route.wire, "SerializationException")
+        return self._error_or_internal(route, AwsError(code, message, 400), str(uuid.uuid4()))
+
     def _resolve(self, method: str, path: str, query: str, headers: Mapping[str, str], body: bytes = b"") -> Route:
         """Where the request goes; among S3 twins sharing a route, the one with a handler."""
         return self._routes.resolve(method, path, query, headers, self._handlers, body)

@@ -148,7 +148,10 @@ def result_locations(config: dict[str, Any], inference_id: str, *, extension: st
 def invoke_endpoint_async(emu: Emulator, call: Call) -> dict[str, Any]:
     p = call.params
     name = p["EndpointName"]
-    input_location = p["InputLocation"]
+    input_location = p.get("InputLocation")
+    if input_location is None:  # optional in the service model, but the endpoint has nothing to read without it
+        raise AwsError("ValidationError", "1 validation error detected: Value null at 'inputLocation' failed to "
+                       "satisfy constraint: Member must not be null")
     if not _INPUT_LOCATION.fullmatch(input_location):
         raise _invalid(input_location, "inputLocation", "Member must satisfy regular expression pattern: "
                        "^(https|s3)://([^/]+)/?(.*)$")

@@ -57,6 +57,8 @@ def rpc_input(shape: Shape, body: bytes, *, cbor: bool) -> dict[str, Any]:
         data = cbor_decode(body) if cbor else json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise MalformedBody(f"The request body could not be parsed as {fmt}: {exc}") from None
+    except RecursionError:  # JSON nested deeper than the interpreter's stack (cbor_decode has its own limit)
+        raise MalformedBody(f"The request body could not be parsed as {fmt}: nested too deeply") from None
     if not isinstance(data, dict):
         raise MalformedBody(f"The request body must be a {fmt} {'map' if cbor else 'object'}")
     return _from_wire(shape, data, "", cbor=cbor)
@@ -278,7 +280,10 @@ def _scalar(shape: Shape, text: str, path: str) -> Any:
     kind = shape.type_name
     try:
         if kind == "string" and shape.serialization.get("jsonvalue"):
-            return json.loads(base64.b64decode(text))
+            try:
+                return json.loads(base64.b64decode(text))
+            except RecursionError:
+                raise ValueError("nested too deeply") from None
         if kind in ("integer", "long"):
             return int(text)
         if kind in ("double", "float"):
@@ -363,6 +368,8 @@ def _json_object(body: bytes) -> dict[str, Any]:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise MalformedBody(f"The request body could not be parsed as JSON: {exc}") from None
+    except RecursionError:
+        raise MalformedBody("The request body could not be parsed as JSON: nested too deeply") from None
     if not isinstance(data, dict):
         raise MalformedBody("The request body must be a JSON object")
     return data

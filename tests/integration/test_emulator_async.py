@@ -224,6 +224,7 @@ def test_expired_request_lands_at_the_failure_location(aws: Aws) -> None:
 
 
 @pytest.mark.parametrize("kwargs, fragment", [
+    ({}, "inputLocation"),  # optional in the pinned service model; AWS needs it (was a KeyError: 500)
     ({"InputLocation": "ftp://bucket/key"}, "inputLocation"),
     ({"InputLocation": "s3://b/k", "RequestTTLSeconds": 21601}, "requestTTLSeconds"),
     ({"InputLocation": "s3://b/k", "InvocationTimeoutSeconds": 3601}, "invocationTimeoutSeconds"),

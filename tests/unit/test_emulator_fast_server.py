@@ -1,6 +1,7 @@
 """The event-loop HTTP server's contract (``harness.emulator.http``), against a stand-in router.
 
-The server only calls ``router.handle(method, path, query, headers, body)``, so a small object that
+The server only calls ``router.handle(method, path, query, headers, body)`` (and ``router.framing_error``
+for a request it cannot frame), so a small object that
 echoes what it got stands in for ``Router``; raw sockets and ``http.client`` check the framing.
 """
 
@@ -25,6 +26,9 @@ class EchoRouter:
 
     def __init__(self) -> None:
         self.barrier = threading.Barrier(PARTIES, timeout=20)
+
+    def framing_error(self, message: str, request: object) -> tuple[int, list[tuple[str, str]], bytes]:
+        return 400, [("Content-Type", "text/plain")], message.encode()
 
     def handle(self, method: str, path: str, query: str, headers: dict[str, str],
                body: bytes) -> tuple[int, list[tuple[str, str]], bytes]:

@@ -7,6 +7,7 @@ import pytest
 
 from harness.emulator import framing
 from harness.emulator.framing import BadRequest, ChunkedDecoder, parse_head
+from harness.emulator.protocol import Router
 
 
 def chunked(body: bytes, size: int) -> bytes:
@@ -55,3 +56,18 @@ def test_the_head_cache_is_bounded_in_entries_and_bytes(monkeypatch: pytest.Monk
     for i in range(framing.HEAD_CACHE + 10):
         parse_head(b"GET /%d HTTP/1.1\r\nHost: x" % i)
     assert 0 < len(framing._heads) <= framing.HEAD_CACHE
+
+
+@pytest.mark.parametrize("request_, content_type, code", [
+    pytest.param(None, "application/x-amz-json-1.1", b'"__type": "SerializationException"', id="unreadable-head"),
+    pytest.param(("PUT", "/bucket/key", "", {"authorization": "AWS4-HMAC-SHA256 Credential=test/20261203/us-east-1/"
+                                                               "s3/aws4_request, SignedHeaders=host, Signature=0"}),
+                 "application/xml", b"<Code>BadRequest</Code>", id="s3-path"),
+    pytest.param(("POST", "/", "", {"x-amz-target": "SageMaker.ListEndpoints",
+                                    "content-type": "application/x-amz-json-1.1"}),
+                 "application/x-amz-json-1.1", b'"__type": "SerializationException"', id="json-service"),
+])
+def test_a_request_that_cannot_be_framed_gets_the_aws_error_of_its_service(request_: object, content_type: str,
+                                                                             code: bytes) -> None:
+    status, headers, body = Router({"test": "test"}).framing_error("bad chunk size line", request_)  # type: ignore[arg-type]
+    assert status == 400 and dict(headers)["Content-Type"] == content_type and code in body

@@ -409,6 +409,8 @@ RAW_CASES = [
                  "UnknownOperationException", "Unknown operation", id="json-unknown-target-prefix"),
     pytest.param(lambda u: _json_request(u, DESCRIBE, b"{not json"), "json", 400, "SerializationException",
                  "The request body could not be parsed as JSON", id="json-malformed-body"),
+    pytest.param(lambda u: _json_request(u, DESCRIBE, b"[" * 100_000 + b"]" * 100_000), "json", 400,
+                 "SerializationException", "nested too deeply", id="json-body-nested-100k-deep"),
     pytest.param(lambda u: _json_request(u, DESCRIBE, {"EndpointName": "e"}, "monitoring"), "json", 403,
                  "InvalidSignatureException", "Credential should be scoped to correct service: 'sagemaker'",
                  id="json-scope-for-other-service"),
