@@ -64,6 +64,12 @@ DEFAULT_PORT = 4566
 BACKLOG = 512  # load tests open many connections at once
 SERVER_NAME = "scalecheck-emulator"
 PAUSE_BUFFER = 4 << 20  # stop reading from a connection that has this much unprocessed input
+# Wall seconds a connection may take to send a request's head, or stay silent (idle between requests, or
+# mid-body), before it is closed: a client that drip-feeds bytes cannot hold a connection forever. A request
+# being answered (the model's latency, a held fast-path request) is never timed out.
+HEADER_TIMEOUT_WALL_S = 30.0
+IDLE_TIMEOUT_WALL_S = 120.0
+SWEEP_EVERY_WALL_S = 1.0
 
 _REASONS = {status.value: status.phrase for status in HTTPStatus}
 
@@ -161,6 +167,7 @@ class _Server:
             return
         finally:
             ready.set()
+        loop.call_later(SWEEP_EVERY_WALL_S, self._sweep)
         try:
             loop.run_forever()
         finally:
@@ -195,6 +202,14 @@ class _Server:
                 await asyncio.sleep(0)
         finally:
             self.loop.stop()
+
+    def _sweep(self) -> None:
+        """Close the connections past their header or idle timeout; again every SWEEP_EVERY_WALL_S."""
+        now = time.monotonic()
+        for connection in list(self.connections):
+            connection.expire(now)
+        if not self._stopped:
+            self.loop.call_later(SWEEP_EVERY_WALL_S, self._sweep)
 
     def date(self) -> str:
         now = time.time()
@@ -234,6 +249,8 @@ class _Connection(asyncio.Protocol):
         self.closed = False
         self.paused = False
         self.processing = False  # inside _process: an answer written synchronously must not recurse
+        self.last_data = time.monotonic()  # when bytes last came in (or an answer went out)
+        self.head_since: float | None = None  # when the first byte of a head not yet complete came in
 
     # -- asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -245,6 +262,9 @@ class _Connection(asyncio.Protocol):
         self.server.connections.discard(self)
 
     def data_received(self, data: bytes) -> None:
+        self.last_data = time.monotonic()
+        if self.request is None and self.head_since is None:
+            self.head_since = self.last_data
         self.buf += data
         if not self.busy:
             self._process()
@@ -256,6 +276,17 @@ class _Connection(asyncio.Protocol):
         self.closed = True
         if self.transport is not None:
             self.transport.abort()
+
+    def expire(self, now: float) -> None:
+        """Close this connection if it is past HEADER_TIMEOUT_WALL_S sending a head, or IDLE_TIMEOUT_WALL_S
+        silent while not being answered."""
+        if self.busy or self.closed:
+            return
+        if self.head_since is not None and self.request is None and now - self.head_since > HEADER_TIMEOUT_WALL_S:
+            logger.debug("closing a connection: no complete request head in %.0f s", HEADER_TIMEOUT_WALL_S)
+            self.abort()
+        elif now - self.last_data > IDLE_TIMEOUT_WALL_S:
+            self.abort()
 
     # -- parsing
     def _process(self) -> None:
@@ -292,6 +323,7 @@ class _Connection(asyncio.Protocol):
             if end > MAX_LINE:
                 raise BadRequest("request headers too long")
             request = self.request = parse_head(bytes(buf[:end]))
+            self.head_since = None
             del buf[: end + 4]
         if request.decoder is not None:
             decoded = request.decoder.feed(buf)  # consumes the body from the buffer as it arrives
@@ -412,6 +444,8 @@ class _Connection(asyncio.Protocol):
             self.closed = True
             return
         self.busy = False
+        self.last_data = time.monotonic()
+        self.head_since = time.monotonic() if self.buf else None  # a pipelined next head started already
         if (self.buf or self.paused) and not self.processing:
             self._process()
 

@@ -11,6 +11,7 @@ import http.client
 import json
 import socket
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -41,6 +42,9 @@ class EchoRouter:
             return 200, [("Content-Type", "text/plain")], b"together"
         if path == "/boom":
             raise RuntimeError("router bug")
+        if path == "/slow":
+            time.sleep(1.5)  # longer than the shortened timeouts of the timeout test
+            return 200, [("Content-Type", "text/plain")], b"slow"
         got = {"method": method, "path": path, "query": query, "headers": headers, "body": body.decode("latin-1")}
         return 200, [("Content-Type", "application/json"), ("Content-Length", "999")], json.dumps(got).encode()
 
@@ -229,3 +233,30 @@ def test_context_manager_stops() -> None:
         conn.close()
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", port), timeout=2).close()
+
+
+def _closed_within(sock: socket.socket, bound_s: float) -> bool:
+    """Whether the server closes ``sock`` (EOF) within ``bound_s`` wall seconds (a generous bound)."""
+    sock.settimeout(bound_s)
+    try:
+        return sock.recv(100) == b""
+    except (TimeoutError, ConnectionResetError):
+        return False
+
+
+def test_drip_fed_and_idle_connections_are_closed_but_slow_answers_are_not(
+        server: ServerHandle, monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness.emulator import http as http_module
+
+    monkeypatch.setattr(http_module, "HEADER_TIMEOUT_WALL_S", 0.3)
+    monkeypatch.setattr(http_module, "IDLE_TIMEOUT_WALL_S", 0.6)
+    drip, idle, slow = _connect(server), _connect(server), _connect(server)
+    try:
+        drip.sendall(b"GET /echo HTTP/1.1\r\nHost:")  # a head that never completes
+        slow.sendall(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")  # answered after 1.5 s: never cut
+        assert _closed_within(drip, 10)
+        assert _closed_within(idle, 10)
+        assert _read_response(slow, bytearray())[0].endswith("200 OK")
+    finally:
+        for sock in (drip, idle, slow):
+            sock.close()
