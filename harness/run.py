@@ -210,7 +210,7 @@ class Runner:
         env.update({"SCALECHECK_PROFILE": str(self.profile_path), "SCALECHECK_RUN_DIR": str(self.folder.path),
                     "SCALECHECK_CLOCK": clock.model_dump_json()})
         if target.is_local:
-            env.update({"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"})
+            env.update({"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"})  # also boto3 in Locust
             env.pop("AWS_SESSION_TOKEN", None)
         cmd = locust_command(target.runtime_host(), self.options.distribution, *self.options.locust_args)
         log = (self.folder.path / "locust.log").open("wb")
@@ -354,9 +354,11 @@ class Runner:
             run = run.model_copy(update={"load_end_ts": run.ended_ts})
         self.folder.write_run(run)
         recorded.run = run
-        invalid = checks.invalid_load(recorded, self.profile) if status == "complete" else None
-        if invalid is not None:  # the verdicts are still computed; the exit code says 101 (checks.exit_code)
-            status, reason = "invalid", invalid + (f"; {reason}" if reason else "")
+        refused = checks.credentials_refused(recorded) if status == "complete" else None
+        invalid = checks.invalid_load(recorded, self.profile) if status == "complete" and not refused else None
+        if refused or invalid:  # the verdicts are still computed; the exit code says 105 or 101
+            status, reason = ("aborted" if refused else "invalid"), (refused or invalid or "") + (
+                f"; {reason}" if reason else "")
             run = run.model_copy(update={"status": status, "status_reason": reason})
             self.folder.write_run(run)
             recorded.run = run
@@ -365,8 +367,8 @@ class Runner:
         if self.emulator is not None:
             self.emulator.stop()
             self.emulator = None
-        return RunResult(self.folder.path, verdicts, checks.exit_code(verdicts, invalid=invalid is not None),
-                         status, reason)
+        code = exitcodes.INFRASTRUCTURE if refused else checks.exit_code(verdicts, invalid=invalid is not None)
+        return RunResult(self.folder.path, verdicts, code, status, reason)
 
     def _finish_quietly(self, status: str, reason: str | None) -> None:
         try:

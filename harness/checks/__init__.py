@@ -225,6 +225,31 @@ def invalid_load(recorded: Recorded, profile: Profile) -> str | None:
     return invalid_load_reason(recorded.load, profile.traffic.max_shortfall)
 
 
+# Error codes that mean the endpoint refused who signed, not what was asked: the load generator's credentials.
+CREDENTIAL_ERRORS = frozenset({"UnrecognizedClientException", "InvalidSignatureException", "IncompleteSignature",
+                               "IncompleteSignatureException", "MissingAuthenticationTokenException",
+                               "InvalidClientTokenId", "ExpiredToken", "ExpiredTokenException", "AccessDenied",
+                               "AccessDeniedException", "SignatureDoesNotMatch"})
+
+
+def credentials_refused(recorded: Recorded) -> str | None:
+    """Why the load does not show the endpoint's behaviour because the endpoint refused the load generator's
+    credentials (at least half of the requests failed with a credential error), or None. Such a run is an
+    infrastructure failure (exit 105), not an endpoint that failed to scale."""
+    requests = sum(r.requests for r in recorded.load)
+    refused: dict[str, int] = {}
+    for r in recorded.load:
+        for code, n in r.errors.items():
+            if code in CREDENTIAL_ERRORS:
+                refused[code] = refused.get(code, 0) + n
+    total = sum(refused.values())
+    if not requests or total * 2 < requests:
+        return None
+    codes = ", ".join(f"{code} x{n}" for code, n in sorted(refused.items(), key=lambda kv: -kv[1]))
+    return (f"the endpoint refused the load generator's credentials ({codes} of {requests} requests): check the "
+            "credentials every load generator signs with (a --worker uses its own environment's)")
+
+
 def _check(exp: AnyExpectation, recorded: Recorded, profile: Profile, final: bool) -> Outcome:
     if getattr(exp, "auto_window", False):
         return check_auto_window(exp, recorded, profile, final, _CHECKS[exp.type])

@@ -1,8 +1,8 @@
 """The AWS side of one load generator process: the SigV4 signer its users share, the S3 client async
 endpoints need, and the error code of a failed invocation.
 
-On loopback (:func:`is_emulator`: the emulator) the credentials are ``AWS_ACCESS_KEY_ID`` /
-``AWS_SECRET_ACCESS_KEY`` from the environment, else the emulator's ``test``/``test``, and S3 is path
+On loopback (:func:`is_emulator`: the emulator) the credentials are the emulator's
+(:func:`~harness.load.invoke.credentials.emulator_credentials`, never the environment's) and S3 is path
 style on the same port; elsewhere the standard credential chain and the region's S3. :func:`signer`
 builds one signer per process (kept in ``RUN.signer``; temporary credentials are refreshed before they
 expire) and ends the process (SystemExit) when no credentials are found. :func:`error_code` never
@@ -12,13 +12,13 @@ raises: the AWS error type, else ``HTTP<status>``, else ``ConnectionError``.
 from __future__ import annotations
 
 import json
-import os
 from typing import Any
 
 import boto3
 import botocore.config
 
 from harness.load.invoke import NoCredentialsError, Signer, resolve_credentials
+from harness.load.invoke.credentials import emulator_credentials
 from harness.load.state import RUN
 
 
@@ -30,9 +30,8 @@ def is_emulator(host: str) -> bool:
 def _session(region: str, host: str) -> boto3.session.Session:
     """The emulator's credentials (or the environment's) on loopback, else the standard credential chain."""
     if is_emulator(host):
-        return boto3.session.Session(aws_access_key_id=os.environ.get("AWS_ACCESS_KEY_ID", "test"),
-                                     aws_secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY", "test"),
-                                     region_name=region)
+        key, secret = emulator_credentials()
+        return boto3.session.Session(aws_access_key_id=key, aws_secret_access_key=secret, region_name=region)
     return boto3.session.Session(region_name=region)
 
 

@@ -341,3 +341,24 @@ def test_source_text(exp: dict[str, Any], text: str) -> None:
 ])
 def test_format_span(seconds: float, text: str) -> None:
     assert format_span(seconds) == text
+
+
+@pytest.mark.parametrize(("errors", "requests", "refused"), [
+    pytest.param({"UnrecognizedClientException": 60}, 100, True, id="most-requests-refused-credentials"),
+    pytest.param({"InvalidSignatureException": 50}, 100, True, id="half-is-enough"),
+    pytest.param({"UnrecognizedClientException": 49}, 100, False, id="under-half-is-the-endpoints-business"),
+    pytest.param({"ModelError": 100}, 100, False, id="endpoint-errors-are-not-credentials"),
+    pytest.param({}, 0, False, id="no-load"),
+])
+def test_a_load_refused_for_its_credentials_is_an_infrastructure_failure(errors: dict[str, int], requests: int,
+                                                                         refused: bool) -> None:
+    from harness.checks import credentials_refused
+    from harness.record import LoadInterval, Recorded
+
+    load = [LoadInterval(ts=0.0, interval_s=10.0, offered_rps=requests / 10, achieved_rps=requests / 10,
+                         requests=requests, failures=sum(errors.values()), users=1, errors=errors)] if requests else []
+    recorded = Recorded(path=Path("."), run=None, load=load)  # type: ignore[arg-type]
+    reason = credentials_refused(recorded)
+    assert (reason is not None) == refused
+    if refused:
+        assert next(iter(errors)) in reason and "--worker" in reason

@@ -49,8 +49,15 @@ def test_loopback_uses_the_emulators_credentials(clean_chain: Path, monkeypatch:
     (clean_chain / "credentials").write_text("[default]\naws_access_key_id = REAL\naws_secret_access_key = real\n")
     creds = resolve_credentials("us-east-1", "http://127.0.0.1:8080").get()
     assert (creds.access_key, creds.secret_key, creds.token) == ("test", "test", None)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "emu")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "emu-secret")
+    # the environment's real credentials never go to the emulator (a worker beside a --local master) ...
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAREAL")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "real-secret")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "real-token")
+    creds = resolve_credentials("us-east-1", "http://localhost:8080").get()
+    assert (creds.access_key, creds.secret_key, creds.token) == ("test", "test", None)
+    # ... an emulator with other credentials is named by scalecheck's own variables
+    monkeypatch.setenv("SCALECHECK_EMULATOR_ACCESS_KEY_ID", "emu")
+    monkeypatch.setenv("SCALECHECK_EMULATOR_SECRET_ACCESS_KEY", "emu-secret")
     creds = resolve_credentials("us-east-1", "http://localhost:8080").get()
     assert (creds.access_key, creds.secret_key) == ("emu", "emu-secret")
 

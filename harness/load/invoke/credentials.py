@@ -12,9 +12,10 @@ every ``recheck_s`` (60 s) of monotonic time: a refresh starts at most a minute 
 15-minute advisory window, long before the credentials expire. Static credentials (environment,
 shared file keys) are fetched once.
 
-On a loopback host (the emulator) the credentials are the emulator's ``test``/``test`` unless
-``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY`` are set (as ``harness.load.users`` does), so a developer's
-real AWS profile is never used against the emulator.
+On a loopback host (the emulator) the credentials are the emulator's: ``test``/``test`` unless
+``SCALECHECK_EMULATOR_ACCESS_KEY_ID``/``SCALECHECK_EMULATOR_SECRET_ACCESS_KEY`` say otherwise. The
+environment's ``AWS_*`` credentials are never used there, so a developer's real key id and session token
+never reach a local emulator (a ``run --worker`` beside a ``--local`` master signs as the master does).
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ from botocore.credentials import Credentials, ReadOnlyCredentials, RefreshableCr
 
 EMULATOR_KEY = "test"
 EMULATOR_SECRET = "test"
+EMULATOR_KEY_VARIABLE = "SCALECHECK_EMULATOR_ACCESS_KEY_ID"
+EMULATOR_SECRET_VARIABLE = "SCALECHECK_EMULATOR_SECRET_ACCESS_KEY"
 RECHECK_S = 60.0
 
 
@@ -76,6 +79,12 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def emulator_credentials() -> tuple[str, str]:
+    """(access key, secret) for the emulator on loopback: never the environment's AWS credentials."""
+    return (os.environ.get(EMULATOR_KEY_VARIABLE, EMULATOR_KEY),
+            os.environ.get(EMULATOR_SECRET_VARIABLE, EMULATOR_SECRET))
+
+
 def resolve_credentials(region: str, host: str = "", *, profile: str | None = None,
                         session: botocore.session.Session | None = None) -> CredentialSource:
     """Credentials for signing requests to ``host`` in ``region`` (see the module docstring).
@@ -85,9 +94,7 @@ def resolve_credentials(region: str, host: str = "", *, profile: str | None = No
     finds none.
     """
     if host and is_loopback(host):
-        return CredentialSource.static(os.environ.get("AWS_ACCESS_KEY_ID", EMULATOR_KEY),
-                                       os.environ.get("AWS_SECRET_ACCESS_KEY", EMULATOR_SECRET),
-                                       os.environ.get("AWS_SESSION_TOKEN") or None)
+        return CredentialSource.static(*emulator_credentials())
     if session is None:
         session = botocore.session.Session(profile=profile)
         session.set_config_variable("region", region)
