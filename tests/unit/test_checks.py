@@ -357,7 +357,7 @@ def test_a_load_refused_for_its_credentials_is_an_infrastructure_failure(errors:
 
     load = [LoadInterval(ts=0.0, interval_s=10.0, offered_rps=requests / 10, achieved_rps=requests / 10,
                          requests=requests, failures=sum(errors.values()), users=1, errors=errors)] if requests else []
-    recorded = Recorded(path=Path("."), run=None, load=load)  # type: ignore[arg-type]
+    recorded = Recorded(path=None, run=None, load=load)  # type: ignore[arg-type]
     reason = credentials_refused(recorded)
     assert (reason is not None) == refused
     if refused:
