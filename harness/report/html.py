@@ -124,7 +124,7 @@ def scaling_lines(profile: Profile) -> list[str]:
     for a in s.scheduled_actions:
         bounds = ", ".join(f"{k} {v}" for k, v in (("min", a.min_capacity), ("max", a.max_capacity)) if v is not None)
         lines.append(f"scheduled “{a.name}”: {a.schedule or a.at} → {bounds}")
-    if not s.apply:
+    if not s.applies:
         lines.append("(apply: false — the endpoint's existing setup was left as it was)")
     return lines
 
