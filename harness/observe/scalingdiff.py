@@ -78,8 +78,8 @@ def _flat(value: Any, prefix: str = "") -> dict[str, Any]:
 def _fmt(value: Any) -> str:
     if value is None:
         return "unset"
-    if isinstance(value, float) and value.is_integer():
-        return f"{value:g}"
+    if isinstance(value, float):
+        return f"{value:.12g}"
     return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
 
 
