@@ -179,6 +179,10 @@ class ScalingGuard:
         """Record what the run has set (``scaling-applied.json``): what ``scalecheck restore`` compares with."""
         if self.before is None or self.restored:
             return
+        self._record_applied()
+
+    def _record_applied(self) -> None:
+        assert self.before is not None
         state = read_state(self.clients, self.profile.region, self.profile.resource_id,
                            extra_alarm_names=self.before.alarm_names() + _profile_alarm_names(self.profile),
                            kind="applied")
@@ -195,11 +199,16 @@ class ScalingGuard:
                                         extra_alarm_names=_profile_alarm_names(self.profile))
         except InfrastructureError as err:
             self._event(f"failed: {err}")
-            self.say(f"restore failed: {err}; finish it with: scalecheck restore {where}")
+            try:  # what the run last set is now the half-restored state: `scalecheck restore` compares with it
+                self._record_applied()
+                again = f"scalecheck restore {where}"
+            except InfrastructureError:
+                again = f"scalecheck restore {where} --force"
+            self.say(f"restore failed: {err}; finish it with: {again}")
             return
         except BaseException:
             self._event("interrupted")
-            self.say(f"restore interrupted; finish it with: scalecheck restore {where}")
+            self.say(f"restore interrupted half way; finish it with: scalecheck restore {where} --force")
             raise
         write_state(where, AFTER_RESTORE, after)
         _report(self.before, done, after, self.say, self._event)

@@ -299,3 +299,35 @@ def test_setup_dry_run_prints_the_diff_and_changes_nothing(emulator: EmulatorPro
     refused = scalecheck("setup", str(profile), "--endpoint-url", emulator.url, timeout=60)
     assert refused.returncode == 104 and "--apply-scaling" in refused.stderr, refused.stderr
     assert described(emulator.url, rid) == before
+
+
+def test_scenarios_each_put_their_own_policies_and_the_users_come_back(emulator: EmulatorProcess, tmp_path: Path,
+                                                                       reports: Path) -> None:
+    rid = user_endpoint(emulator.url, "user-ep-scen")
+    before = described(emulator.url, rid)
+    data = json.loads(json.dumps(shortened_profile()))
+    data.update(name="restore-scenarios", endpoint={"name": "user-ep-scen", **REAL_MODEL}, expectations=PASSES,
+                scenarios=[{"name": "both"}, {"name": "without-step", "without_policies": ["latency-step"]}])
+    data["traffic"]["stages"][0].update({"duration": "60s", "rate_rps": 1})
+    data["scaling"]["policies"].append({
+        "type": "step", "name": "latency-step", "steps": [{"lower": 0, "adjustment": 1}],
+        "alarm": {"name": "ModelLatency", "threshold": 1e7, "comparison": "GreaterThanThreshold"}})
+    profile = write_profile(tmp_path, data)
+    refused = scalecheck("run", str(profile), "--endpoint-url", emulator.url, "--reports", str(reports), timeout=60)
+    assert refused.returncode == 104 and "--apply-scaling" in refused.stderr, refused.stderr
+    assert list(reports.iterdir()) == []
+
+    result = scalecheck("run", str(profile), "--endpoint-url", emulator.url, "--apply-scaling",
+                        "--reports", str(reports), timeout=240)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert described(emulator.url, rid) == before
+    parent = only_run(reports)
+    for scenario, policies in (("both", ["InvocationsPerInstance-target-10", "latency-step"]),
+                               ("without-step", ["InvocationsPerInstance-target-10"])):
+        applied = json.loads((parent / scenario / "scaling-applied.json").read_text())
+        assert [p["name"] for p in applied["policies"]] == policies
+        snapshot = json.loads((parent / scenario / "scaling-before.json").read_text())
+        assert {p["name"] for p in snapshot["policies"]} == {"user-tt", "user-step"}  # each from the user's setup
+        assert any(e.startswith("complete:") for e in restore_events(parent / scenario))
+    # the step policy's alarm, put by scalecheck for the first scenario, went with it
+    assert client(emulator.url, "cloudwatch").describe_alarms(AlarmNames=["latency-step-alarm"])["MetricAlarms"] == []
