@@ -25,9 +25,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     def consent_flags(p: argparse.ArgumentParser) -> None:
         p.add_argument("--apply-scaling", action="store_true", help="against AWS (anything but --local): put the "
-                       "profile's scalable target, policies, alarms and scheduled actions on the endpoint (a run "
-                       "snapshots the endpoint's own first and restores them after it); without it a run verifies "
-                       "the live policies and changes nothing (same as scaling.apply: true in the profile)")
+                       "profile's scalable target, policies, alarms and scheduled actions on the endpoint, as "
+                       "scaling.apply: true in the profile does (a run snapshots the endpoint's own first and "
+                       "restores them after it); without either, a run verifies the live policies and changes "
+                       "nothing")
         p.add_argument("--allow-create", action="store_true", help="against AWS: create the endpoint when it does "
                        "not exist, from the profile's endpoint.image and endpoint.execution_role_arn (same as "
                        "endpoint.create: true in the profile)")
