@@ -136,6 +136,9 @@ class RunInfo(_Record):
     stages: list[StageSpan] = Field(default_factory=list)
     scenario: str | None = None
     prediction: PredictionInfo | None = None
+    # "profile": the profile's scaling was put on the endpoint for the run (against AWS: snapshot before,
+    # restored after, scaling-*.json); "live": the endpoint's own setup was read, verified, left unchanged
+    scaling_source: Literal["profile", "live"] | None = None
 
 
 class RunEvent(_Record):

@@ -17,6 +17,10 @@ predicted capacity changes (:class:`~harness.record.PredictionInfo`). A simulati
 ``prediction.error`` (those checks are INCONCLUSIVE) and the run goes on. ``scalecheck check``
 reads ``run.json`` and never simulates again.
 
+Against AWS (anything but ``--local``) the run changes the endpoint's scaling only with consent
+(:mod:`harness.observe.consent`), snapshots it first and puts it back however the run ends
+(:mod:`harness.observe.snapshot`); without consent it verifies the live policies (:func:`verify_live`).
+
 Scheduled actions with a relative ``at`` (``load_start+3m``) are put as ``at(...)`` as soon as the
 load has started (a ``scheduled_action_put`` event each); one already in the past aborts the run.
 
@@ -45,7 +49,10 @@ from harness.errors import ConfigError
 from harness.load.launch import WORKERS_WAIT_S, Distribution, check_load_capacity, locust_command
 from harness.observe.aws import Clients, Target, check_access, emulator_clock, make_clients
 from harness.observe.collector import Collector
+from harness.observe.consent import Consent, resolve_consent
+from harness.observe.livepolicy import verify_live
 from harness.observe.setup import prepare, put_relative_action
+from harness.observe.snapshot import ScalingGuard
 from harness.profile import Profile
 from harness.profile.aws_requests import plan_relative_actions
 from harness.profile.budget import observation_budget_s
@@ -85,6 +92,8 @@ class RunOptions:
     locust_args: tuple[str, ...] = ()
     predict: bool = False  # simulate the profile even when no expectation needs the prediction
     distribution: Distribution = Distribution()  # one Locust process, or several (harness/load/launch.py)
+    apply_scaling: bool = False  # --apply-scaling: may put the profile's scaling against AWS (restored after)
+    allow_create: bool = False  # --allow-create: may create the endpoint against AWS
 
 
 @dataclass(frozen=True)
@@ -118,6 +127,11 @@ def _speed(profile: Profile, options: RunOptions) -> float:
     return speed
 
 
+def consent_of(profile: Profile, options: RunOptions) -> Consent:
+    return resolve_consent(profile, local=options.local, apply_flag=options.apply_scaling,
+                           create_flag=options.allow_create)
+
+
 def _apply_events(recorded: Recorded, profile: Profile) -> RunInfo:
     """Fill the load anchors of run.json from what the load generator recorded in events.jsonl."""
     run = recorded.run
@@ -144,6 +158,8 @@ class Runner:
         self.scenario = scenario
         self.run_id = run_id
         self.speed = _speed(profile, options)
+        self.consent = consent_of(profile, options)
+        self.guard: ScalingGuard | None = None  # the snapshot to put back, when the run changes the scaling
         self.emulator: EmulatorProcess | None = None
         self.folder: RunFolder | None = None
         self.clients: Clients | None = None
@@ -166,6 +182,8 @@ class Runner:
             clients = self.clients = make_clients(target)
             check_access(clients, target)
             clock = emulator_clock(target.endpoint_url) if target.is_local else Clock.identity()
+            if not self.consent.apply_scaling:
+                self.profile = verify_live(clients, self.profile, self.say)
             started = clock.endpoint_ts()
             run = RunInfo(
                 run_id=self.run_id or run_folder_name(time.time(), self.profile.name), profile_name=self.profile.name,
@@ -173,13 +191,20 @@ class Runner:
                 mode="local" if target.is_local else "aws", speed=self.speed, region=target.region,
                 endpoint_name=self.profile.endpoint.name, variant_name=self.profile.endpoint.variant,
                 endpoint_url=target.endpoint_url if self.options.local else None, versions=_versions(),
-                clock=clock, started_ts=started, scenario=self.scenario)
+                clock=clock, started_ts=started, scenario=self.scenario,
+                scaling_source="profile" if self.consent.apply_scaling else "live")
             self.folder = RunFolder.create(self.options.reports_dir, run)
             self.say(f"run folder {self.folder.path}")
             if self.scenario is not None:  # the load generator reads the scenario's profile, not the file's
                 self.profile_path = self.folder.path / "profile.yaml"
                 write_profile_yaml(self.profile, self.profile_path)
-            prepare(clients, self.profile, clock, self.say, local=target.is_local)
+            if self.consent.apply_scaling and not self.options.local:
+                self.guard = ScalingGuard(clients, self.profile, self.folder, clock, self.say)
+                self.guard.snapshot()
+            prepare(clients, self.profile, clock, self.say, local=target.is_local,
+                    change_scaling=self.consent.apply_scaling, create_endpoint=self.consent.create_endpoint)
+            if self.guard is not None:
+                self.guard.applied()
             self.collector = Collector(clients, self.profile, self.folder, clock, since_ts=started,
                                        on_error=lambda text: self.say(f"collector: {text}"))
             self.collector.poll_once(metrics=True)
@@ -294,7 +319,7 @@ class Runner:
         """Put the profile's relative ``at`` scheduled actions now that the load has started; the reason
         to abort the run when one of them would already be in the past."""
         assert self.folder is not None and self.clients is not None
-        if not self.profile.scaling.apply:
+        if not self.consent.apply_scaling:
             return None
         planned, problem = plan_relative_actions(self.profile, load_start_ts, clock.endpoint_ts())
         if problem is not None:
@@ -306,6 +331,8 @@ class Runner:
             self.folder.append("events", RunEvent(ts=clock.endpoint_ts(), kind="scheduled_action_put",
                                                   detail=f"{action.name} {schedule}{bounds}"))
             self.say(f"scheduled action {action.name}: {schedule}{bounds} ({action.at})")
+        if planned and self.guard is not None:
+            self.guard.applied()
         return None
 
     def _status_line(self, recorded: Recorded, evaluation: checks.Evaluation, clock: Clock) -> None:
@@ -345,7 +372,11 @@ class Runner:
 
     def _finish(self, status: str, reason: str | None) -> RunResult:
         assert self.folder is not None
-        self._stop_processes()
+        try:
+            self._stop_processes()
+        finally:
+            if self.guard is not None:  # passed, failed, aborted, interrupted or crashed: put it back
+                self.guard.restore()
         recorded = self.folder.load()
         run = _apply_events(recorded, self.profile)
         run = run.model_copy(update={"status": status, "status_reason": reason,
@@ -413,6 +444,7 @@ def run_scenarios(profile: Profile, profile_path: Path, options: RunOptions,
     """Run every scenario of ``profile`` in turn, each a full run folder in ``<reports>/<stamp>-<profile>/``,
     then write ``scenarios.json`` and ``comparison.html`` there. Ctrl-C finalises the scenario running
     (aborted) and skips the rest; what exists is still indexed and compared."""
+    consent_of(profile, options)  # refused before anything is contacted or written
     parent = make_unique_dir(Path(options.reports_dir), run_folder_name(time.time(), profile.name))
     parent_name = parent.name
     say(f"{len(profile.scenarios)} scenarios: {', '.join(s.name for s in profile.scenarios)} in {parent}")

@@ -12,6 +12,11 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 PROFILE = ROOT / "profiles" / "realtime-target-tracking.yaml"
+# An emulator on an explicit --endpoint-url is treated like AWS: creating the endpoint needs a real-looking
+# image and role in the profile, and the consent flags (harness/observe/consent.py).
+REAL_MODEL = {"image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/echo:1",
+              "execution_role_arn": "arn:aws:iam::123456789012:role/scalecheck-test"}
+CONSENT = ("--apply-scaling", "--allow-create")
 
 
 def shortened_profile(**changes: object) -> dict:

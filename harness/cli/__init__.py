@@ -4,12 +4,18 @@
     scalecheck init [DIR]                a commented starter profile, the examples and the locustfile in DIR
     scalecheck run PROFILE [--local]     one run against AWS (default) or the emulator; a profile with
                                          scenarios runs each in turn and compares them; --processes N,
-                                         --master / --worker: the load from several Locust processes
+                                         --master / --worker: the load from several Locust processes;
+                                         against AWS --apply-scaling puts the profile's scaling for the run
+                                         (restored after it; else the live policies are verified) and
+                                         --allow-create may create the endpoint
     scalecheck check RUN_DIR             recompute verdicts + JUnit from a run folder (or a scenarios
                                          parent folder: every scenario, and comparison.html), offline
     scalecheck report RUN_DIR            rebuild report.html from a run folder (or a scenarios parent), offline
     scalecheck validate PROFILE          validate a profile and print what it would do
     scalecheck setup PROFILE             create the endpoint (if allowed) and apply the profile's policy
+                                         (--apply-scaling); --dry-run prints what would change
+    scalecheck restore RUN_DIR           put back the scaling a run found (after a killed run); refused
+                                         when the endpoint changed since the run set it
     scalecheck emulator [--port 4566]    serve the emulator on 127.0.0.1
     scalecheck simulate PROFILE          predict the run in virtual time (the autoscaling model, no server,
                                          no load): a run folder marked "prediction", its verdicts and report
@@ -25,7 +31,7 @@ scenarios exit with the worst of theirs (99 > 101 > 100 > 0).
 from __future__ import annotations
 
 from harness.cli.init import cmd_init
-from harness.cli.live import cmd_emulator, cmd_run, cmd_setup
+from harness.cli.live import cmd_emulator, cmd_restore, cmd_run, cmd_setup
 from harness.cli.offline import cmd_calibrate, cmd_check, cmd_plan, cmd_report, cmd_simulate, cmd_validate
 from harness.cli.parser import build_parser
 
@@ -33,7 +39,7 @@ from harness.cli.parser import build_parser
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handlers = {"run": cmd_run, "check": cmd_check, "report": cmd_report, "validate": cmd_validate,
-                "setup": cmd_setup, "emulator": cmd_emulator, "calibrate": cmd_calibrate,
+                "setup": cmd_setup, "restore": cmd_restore, "emulator": cmd_emulator, "calibrate": cmd_calibrate,
                 "plan": cmd_plan, "simulate": cmd_simulate, "init": cmd_init}
     try:
         if args.command == "demo":

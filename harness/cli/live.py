@@ -1,4 +1,4 @@
-"""The commands that talk to AWS or the emulator: ``run`` (and ``demo``), ``setup``, ``emulator``."""
+"""The commands that talk to AWS or the emulator: ``run`` (and ``demo``), ``setup``, ``restore``, ``emulator``."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING
 
 from harness import exitcodes
 from harness.cli.output import error, print_verdicts, say
-from harness.load.launch import DEFAULT_MASTER_PORT, Distribution
 
 if TYPE_CHECKING:
+    from harness.load.launch import Distribution
     from harness.profile import Profile
     from harness.run import ScenariosResult
 
@@ -22,6 +22,7 @@ def _distribution(args: argparse.Namespace, profile: Profile) -> Distribution:
     """The distribution flags of ``scalecheck run``; ConfigError for a combination that
     does not make sense (checked before anything is contacted)."""
     from harness.errors import ConfigError
+    from harness.load.launch import DEFAULT_MASTER_PORT, Distribution
 
     def given(*names: str) -> list[str]:
         return ["--" + n.replace("_", "-") for n in names
@@ -60,16 +61,24 @@ def _distribution(args: argparse.Namespace, profile: Profile) -> Distribution:
 
 def cmd_run(args: argparse.Namespace, *, demo: bool = False) -> int:
     from harness.errors import ConfigError, InfrastructureError
-    from harness.load.launch import run_worker
+    from harness.observe.consent import resolve_consent
     from harness.profile import ProfileError, load_profile
     from harness.profile.examples import example_profile
-    from harness.run import RunOptions, run_profile, run_scenarios
 
     try:
         path = example_profile(DEMO_PROFILE) if demo else Path(args.profile)
         profile = load_profile(path)
+        worker = getattr(args, "worker", False)
+        if not worker:  # what the run may change: refused before the rest is even imported
+            resolve_consent(profile, local=demo or args.local, apply_flag=getattr(args, "apply_scaling", False),
+                            create_flag=getattr(args, "allow_create", False))
         distribution = _distribution(args, profile)
-        if getattr(args, "worker", False):
+        from harness.load.launch import DEFAULT_MASTER_PORT
+        from harness.run import RunOptions, run_profile, run_scenarios
+
+        if worker:
+            from harness.load.launch import run_worker
+
             return run_worker(profile, path, master_host=args.master_host or "127.0.0.1",
                               master_port=args.master_port or DEFAULT_MASTER_PORT, region=args.region,
                               endpoint_url=args.endpoint_url, aws_profile=args.aws_profile, say=say)
@@ -78,7 +87,8 @@ def cmd_run(args: argparse.Namespace, *, demo: bool = False) -> int:
         options = RunOptions(local=demo or args.local, speed=args.speed, reports_dir=Path(args.reports),
                              region=getattr(args, "region", None), endpoint_url=getattr(args, "endpoint_url", None),
                              aws_profile=getattr(args, "aws_profile", None), predict=getattr(args, "predict", False),
-                             distribution=distribution)
+                             distribution=distribution, apply_scaling=getattr(args, "apply_scaling", False),
+                             allow_create=getattr(args, "allow_create", False))
         if profile.scenarios:
             scenarios = run_scenarios(profile, path, options, say)
         else:
@@ -129,25 +139,68 @@ def _print_scenarios(scenarios: ScenariosResult) -> None:
 def cmd_setup(args: argparse.Namespace) -> int:
     from harness.errors import ConfigError, InfrastructureError
     from harness.observe.aws import Target, check_access, emulator_clock, make_clients
-    from harness.observe.setup import prepare
+    from harness.observe.consent import resolve_consent
+    from harness.observe.setup import plan_setup, prepare
     from harness.profile import ProfileError, load_profile
     from harness.record import Clock
 
     try:
         profile = load_profile(args.profile)
+        consent = resolve_consent(profile, local=False, apply_flag=args.apply_scaling, create_flag=args.allow_create,
+                                  check_image=not args.dry_run, scenarios=False)
+        if not args.dry_run and profile.scaling.applies and not consent.apply_scaling:
+            raise ConfigError("setup puts the profile's scaling on the endpoint and deletes the policies and "
+                              "scheduled actions it does not name: pass --apply-scaling (or scaling.apply: true "
+                              "in the profile); --dry-run shows what would change")
         target = Target(region=args.region or profile.region, endpoint_url=args.endpoint_url,
                         profile_name=args.aws_profile)
         clients = make_clients(target)
         check_access(clients, target)
+        if args.dry_run:
+            print(f"setup --dry-run: what `scalecheck setup` would do to {profile.resource_id} in {target.region} "
+                  "(nothing is changed)")
+            for line in plan_setup(clients, profile):
+                print(f"  {line}")
+            return exitcodes.OK
         clock = emulator_clock(args.endpoint_url) if args.endpoint_url else Clock.identity()
-        prepare(clients, profile, clock, say, local=target.is_local)
+        prepare(clients, profile, clock, say, local=target.is_local, change_scaling=consent.apply_scaling,
+                create_endpoint=consent.create_endpoint)
     except (ProfileError, ConfigError) as err:
         error(f"{err}")
         return exitcodes.INVALID_CONFIG
     except InfrastructureError as err:
         error(f"infrastructure error: {err}")
         return exitcodes.INFRASTRUCTURE
-    print(f"{profile.endpoint.name}/{profile.endpoint.variant} is InService with the profile's scaling applied")
+    applied = "the profile's scaling applied" if consent.apply_scaling else "its scaling left as it was"
+    print(f"{profile.endpoint.name}/{profile.endpoint.variant} is InService with {applied}")
+    return exitcodes.OK
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from harness.errors import ConfigError, InfrastructureError
+    from harness.observe.aws import Target, check_access, make_clients
+    from harness.observe.snapshot import BEFORE, restore_run_folder, snapshot_of
+
+    run_dir = Path(args.run_dir)
+    try:
+        before = snapshot_of(run_dir)
+        if before is None:
+            print(f"nothing to restore: {run_dir} has no {BEFORE} (the run did not change the scaling)")
+            return exitcodes.OK
+        target = Target(region=args.region or before.region, endpoint_url=args.endpoint_url,
+                        profile_name=args.aws_profile)
+        clients = make_clients(target)
+        check_access(clients, target)
+        done = restore_run_folder(run_dir, clients, say, force=args.force)
+    except (ConfigError, FileNotFoundError) as err:
+        error(f"{err}")
+        return exitcodes.INVALID_CONFIG
+    except InfrastructureError as err:
+        error(f"infrastructure error: {err}")
+        return exitcodes.INFRASTRUCTURE
+    print(f"{before.resource_id}: as in {run_dir / BEFORE} ({len(done)} change(s))")
+    for change in done:
+        print(f"  {change}")
     return exitcodes.OK
 
 

@@ -111,7 +111,7 @@ def profile_summary(profile: Profile) -> list[str]:
         lines.append(f"async: input {a.input_path}, output {a.output_path}, failure {a.failure_path}{limit}")
     stages = ", ".join(f"{st.name} {st.duration_s:g}s" for st in profile.traffic.stages)
     lines.append(f"load {profile.traffic.duration_s:.0f} s in {len(profile.traffic.stages)} stage(s): {stages}")
-    if not s.apply:
+    if not s.applies:
         lines.append("scaling.apply is false: the policies in place are used as they are")
     for policy in s.policies:
         lines.append(f"policy {policy.name}: {describe_policy(policy)}")

@@ -23,6 +23,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"scalecheck {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
+    def consent_flags(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--apply-scaling", action="store_true", help="against AWS (anything but --local): put the "
+                       "profile's scalable target, policies, alarms and scheduled actions on the endpoint, as "
+                       "scaling.apply: true in the profile does (a run snapshots the endpoint's own first and "
+                       "restores them after it); without either, a run verifies the live policies and changes "
+                       "nothing")
+        p.add_argument("--allow-create", action="store_true", help="against AWS: create the endpoint when it does "
+                       "not exist, from the profile's endpoint.image and endpoint.execution_role_arn (same as "
+                       "endpoint.create: true in the profile)")
+
     def run_flags(p: argparse.ArgumentParser) -> None:
         p.add_argument("--speed", type=_positive, default=None,
                        help="emulator only: endpoint time runs this many times faster than wall time "
@@ -46,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "agrees_with_prediction do)")
     p.add_argument("--params", metavar="FILE", help="--local: model parameters file (e.g. from scalecheck "
                    "calibrate), merged over the profile's local.params")
+    consent_flags(p)
     dist = p.add_argument_group(
         "distributed load", "Locust's own distribution: the rate is split across the workers, the collector runs "
         "once (here, with the master) and the workers' per-interval load is merged into one load.jsonl")
@@ -74,9 +85,20 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("validate", help="validate a profile without sending anything")
     p.add_argument("profile")
     p = sub.add_parser("setup", help="create the endpoint if allowed and apply the profile's scaling (policies, "
-                       "alarms, scheduled actions, start capacity)")
+                       "alarms, scheduled actions, start capacity); --dry-run shows what would change")
     p.add_argument("profile")
+    p.add_argument("--dry-run", action="store_true", help="print what would be created, changed and removed "
+                   "(target min/max, each policy, alarm and scheduled action) and change nothing")
+    consent_flags(p)
     p.add_argument("--region", help="AWS region (default: the profile's region)")
+    p.add_argument("--endpoint-url", help="an emulator (or other AWS-compatible URL) instead of AWS")
+    p.add_argument("--aws-profile", help="AWS shared-config profile for credentials")
+    p = sub.add_parser("restore", help="put back the scaling a run found (RUN_DIR/scaling-before.json), e.g. "
+                       "after the run was killed; refused when the endpoint changed since the run set it")
+    p.add_argument("run_dir")
+    p.add_argument("--force", action="store_true", help="restore even when the endpoint's scaling changed "
+                   "since the run set it")
+    p.add_argument("--region", help="AWS region (default: the run's)")
     p.add_argument("--endpoint-url", help="an emulator (or other AWS-compatible URL) instead of AWS")
     p.add_argument("--aws-profile", help="AWS shared-config profile for credentials")
     plan_p = sub.add_parser("plan", help="when alarms should fire and capacity change, from named delays "

@@ -3,13 +3,15 @@
 :func:`read_scaling` asks Application Auto Scaling (DescribeScalableTargets, DescribeScalingPolicies,
 DescribeScheduledActions) and CloudWatch (DescribeAlarms, for the alarms of step policies) through the
 clients of :func:`harness.observe.aws.make_clients`, so ``plan`` and ``simulate`` can answer "what will my
-current AWS setup do under this traffic?" with :func:`with_live_scaling`. Failures raise
+current AWS setup do under this traffic?" with :func:`with_live_scaling`, and a run without the consent
+to change the endpoint's scaling verifies the live setup instead of the profile's (:func:`verify_live`). Failures raise
 :class:`~harness.errors.InfrastructureError` (AWS's message) or :class:`~harness.errors.ConfigError`
 (no scalable target, or a policy this model cannot represent).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import botocore.exceptions
@@ -158,3 +160,18 @@ def with_live_scaling(profile: Profile, scaling: ScalingSpec) -> Profile:
                             and (e.get("type") not in zero or scaling.min_capacity == 0)]
     data["scenarios"] = []
     return Profile.model_validate(data)
+
+
+def verify_live(clients: Clients, profile: Profile, say: Callable[[str], None]) -> Profile:
+    """``profile`` as a run verifies it when it may not change the endpoint's scaling: the live setup
+    (:func:`read_scaling`, :func:`with_live_scaling`) in place of its own, and no ``start_capacity``."""
+    try:
+        live = read_scaling(clients, profile.endpoint.name, profile.endpoint.variant)
+    except ConfigError as err:
+        raise ConfigError(f"{err}; without --apply-scaling a run verifies the endpoint's own scaling (pass "
+                          "--apply-scaling to put the profile's for the run, restored after it)") from None
+    verified = with_live_scaling(profile, live)
+    say(f"scaling: verifying the live policies of {profile.resource_id} (min {live.min_capacity} max "
+        f"{live.max_capacity}; {', '.join(p.name for p in live.policies) or 'no policy'}); nothing is changed "
+        "(--apply-scaling puts the profile's for the run and restores the endpoint's after it)")
+    return verified.model_copy(update={"scaling": verified.scaling.model_copy(update={"start_capacity": None})})

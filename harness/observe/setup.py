@@ -5,15 +5,17 @@
 - async endpoints: the S3 buckets of ``endpoint.async`` — created against the emulator (``local``),
   only checked (ListObjectsV2) against AWS: scalecheck never creates buckets in a user's account;
 - the endpoint: used as it is when it exists; created (model, endpoint config with its
-  AsyncInferenceConfig, endpoint) when the profile says ``create`` and it does not; then waited for
-  until InService;
-- the scalable target, policies (target tracking, or step scaling with the CloudWatch alarm that
-  drives it) and ``schedule`` scheduled actions, when ``scaling.apply`` (the default). Policies and
-  scheduled actions on the target that the profile does not name are deleted, so that a scenario
-  run "without" a policy does not inherit it on a reused endpoint. Scheduled actions with a relative
-  ``at`` are put by the run once the load has started (:func:`scheduled_action_request` with an
-  :func:`at_expression`);
-- ``scaling.start_capacity``: the variant set to that many instances, waited for.
+  AsyncInferenceConfig, endpoint) when it does not and the caller's consent allows it
+  (``create_endpoint``, :mod:`harness.observe.consent`); then waited for until InService;
+- with ``apply_scaling`` (the consent to change the endpoint's scaling): the scalable target, policies
+  (target tracking, or step scaling with the CloudWatch alarm that drives it) and ``schedule``
+  scheduled actions. Policies and scheduled actions on the target that the profile does not name are
+  deleted, so that a scenario run "without" a policy does not inherit it on a reused endpoint (a run
+  against AWS snapshots them first and puts them back after: :mod:`harness.observe.snapshot`).
+  Scheduled actions with a relative ``at`` are put by the run once the load has started
+  (:func:`scheduled_action_request` with an :func:`at_expression`);
+- ``scaling.start_capacity`` (also only with ``apply_scaling``): the variant set to that many
+  instances, waited for.
 
 The requests come from :mod:`harness.profile.aws_requests` (pure, unit-tested without AWS). Progress
 goes to ``say``; failures raise :class:`~harness.errors.InfrastructureError`
@@ -30,7 +32,9 @@ import botocore.exceptions
 
 from harness.errors import ConfigError, InfrastructureError
 from harness.observe.aws import Clients
-from harness.profile import Profile, ScheduledActionSpec, TargetTrackingPolicy
+from harness.observe.scalingdiff import dry_run_lines
+from harness.observe.scalingstate import planned_state, read_state
+from harness.profile import Profile, ScheduledActionSpec, StepPolicy, TargetTrackingPolicy
 from harness.profile.aws_requests import (
     ALARM_MARK,
     alarm_request,
@@ -151,14 +155,28 @@ def _state(desc: dict[str, Any], variant: str) -> str:
             f"desired {v.get('DesiredInstanceCount')}")
 
 
-def ensure_endpoint(clients: Clients, profile: Profile, clock: Clock, say: Say, timeout_s: float = 3600.0) -> None:
-    """Create the endpoint if needed and allowed, then wait (endpoint time) until it is InService."""
+def endpoint_exists(clients: Clients, name: str) -> bool:
+    """Whether endpoint ``name`` exists (DescribeEndpoint); InfrastructureError when AWS refuses."""
+    try:
+        return _describe(clients, name) is not None
+    except botocore.exceptions.ClientError as err:
+        raise InfrastructureError(f"describing endpoint {name}: {_aws_error(err)}") from None
+
+
+def ensure_endpoint(clients: Clients, profile: Profile, clock: Clock, say: Say, timeout_s: float = 3600.0, *,
+                    create: bool = True) -> None:
+    """Create the endpoint if needed and allowed (``create``: the caller's consent; ``endpoint.create:
+    false`` never creates), then wait (endpoint time) until it is InService."""
     ep = profile.endpoint
     try:
         if _describe(clients, ep.name) is None:
-            if not ep.create:
+            if ep.create is False:
                 raise ConfigError(f"endpoint.name: endpoint {ep.name!r} does not exist in {profile.region} and the "
                                   "profile has endpoint.create: false")
+            if not create:
+                raise ConfigError(f"endpoint.name: endpoint {ep.name!r} does not exist in {profile.region}; "
+                                  "scalecheck creates it only with --allow-create (or endpoint.create: true in the "
+                                  "profile), from the profile's endpoint.image and endpoint.execution_role_arn")
             kind = "async endpoint" if ep.is_async else "endpoint"
             say(f"creating {kind} {ep.name} ({ep.initial_instance_count} x {ep.instance_type})")
             model = ep.model_name or f"{ep.name}-model"
@@ -200,11 +218,6 @@ def apply_scaling(clients: Clients, profile: Profile, say: Say) -> None:
     """Register the scalable target, put every policy (and step-policy alarm) and ``schedule`` action of
     the profile, and delete the policies and scheduled actions on the target that it does not name."""
     s = profile.scaling
-    if not s.apply:
-        say("scaling.apply is false: using the scalable target, policies and scheduled actions already in place"
-            + (" (the profile's relative `at` actions are not put either)" if any(a.at for a in s.scheduled_actions)
-               else ""))
-        return
     rid = profile.resource_id
     aas = clients.autoscaling
     try:
@@ -283,6 +296,15 @@ def put_relative_action(clients: Clients, profile: Profile, action: ScheduledAct
     return schedule
 
 
+def plan_setup(clients: Clients, profile: Profile) -> list[str]:
+    """What :func:`prepare` would do to the account, one line per endpoint, target, policy, alarm and
+    scheduled action (``scalecheck setup --dry-run``); only describe calls are made."""
+    alarms = [p.alarm_name for p in profile.scaling.policies if isinstance(p, StepPolicy)]
+    current = read_state(clients, profile.region, profile.resource_id, extra_alarm_names=alarms)
+    return dry_run_lines(profile, current, planned_state(profile, current),
+                         endpoint_exists=endpoint_exists(clients, profile.endpoint.name))
+
+
 def set_start_capacity(clients: Clients, profile: Profile, clock: Clock, say: Say, timeout_s: float = 3600.0) -> None:
     """``scaling.start_capacity``: set the variant to that many instances and wait until it has them."""
     want = profile.scaling.start_capacity
@@ -309,13 +331,18 @@ def set_start_capacity(clients: Clients, profile: Profile, clock: Clock, say: Sa
     say(f"{ep.name}/{ep.variant} starts with {want} instance(s)")
 
 
-def prepare(clients: Clients, profile: Profile, clock: Clock, say: Say, *, local: bool,
-            timeout_s: float = 3600.0) -> None:
+def prepare(clients: Clients, profile: Profile, clock: Clock, say: Say, *, local: bool, change_scaling: bool,
+            create_endpoint: bool, timeout_s: float = 3600.0) -> None:
     """Everything before the load: buckets, endpoint, scaling, start capacity (see the module docstring).
 
     ``local``: the target is the emulator, where the async buckets are created; against AWS they are
-    only checked."""
+    only checked. ``change_scaling`` / ``create_endpoint``: the consent
+    (:class:`~harness.observe.consent.Consent`) to put the profile's scaling and to create the endpoint."""
     ensure_buckets(clients, profile, say, local=local)
-    ensure_endpoint(clients, profile, clock, say, timeout_s)
+    ensure_endpoint(clients, profile, clock, say, timeout_s, create=create_endpoint)
+    if not change_scaling:
+        say(f"scaling of {profile.resource_id}: left as it is (no consent to change it: --apply-scaling)"
+            + (", and scaling.start_capacity is not set" if profile.scaling.start_capacity is not None else ""))
+        return
     apply_scaling(clients, profile, say)
     set_start_capacity(clients, profile, clock, say, timeout_s)

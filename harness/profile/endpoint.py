@@ -36,8 +36,16 @@ class AsyncSpec(_Spec):
     poll_interval_s: Duration = Field(5.0, alias="poll_interval", gt=0)
 
 
+# What a profile gets when it names no image or role: enough for the emulator, refused against AWS.
+EMULATOR_IMAGE = "scalecheck/echo:latest"
+EMULATOR_ROLE = "arn:aws:iam::000000000000:role/scalecheck-emulator"
+EMULATOR_ACCOUNT = "000000000000"
+
+
 class EndpointSpec(_Spec):
-    """The endpoint under test. With ``create``, the run creates it when it does not exist."""
+    """The endpoint under test. ``create``: whether a run may create it when it does not exist —
+    unset (the default) means yes with ``--local`` and only with ``--allow-create`` against AWS; ``true``
+    written in the profile is that consent, ``false`` never creates."""
 
     name: str = Field(min_length=1, max_length=63, pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9])*$")
     variant: str = Field("AllTraffic", min_length=1, max_length=63)
@@ -45,11 +53,11 @@ class EndpointSpec(_Spec):
     async_: AsyncSpec | None = Field(None, alias="async")
     instance_type: str = "ml.m5.large"
     initial_instance_count: int = Field(1, ge=1)
-    create: bool = True
+    create: bool | None = None
     model_name: str | None = None
-    image: str = "scalecheck/echo:latest"
+    image: str = EMULATOR_IMAGE
     model_data_url: str | None = None
-    execution_role_arn: str = "arn:aws:iam::000000000000:role/scalecheck-emulator"
+    execution_role_arn: str = EMULATOR_ROLE
 
     @model_validator(mode="after")
     def _async(self) -> EndpointSpec:
@@ -62,3 +70,13 @@ class EndpointSpec(_Spec):
     @property
     def is_async(self) -> bool:
         return self.type == "async"
+
+    def emulator_placeholders(self) -> list[str]:
+        """The fields that still hold the emulator's stand-ins (its echo image, a role in account
+        000000000000): a real model cannot be created from them."""
+        out = []
+        if self.image == EMULATOR_IMAGE:
+            out.append("endpoint.image")
+        if f":{EMULATOR_ACCOUNT}:" in self.execution_role_arn:
+            out.append("endpoint.execution_role_arn")
+        return out

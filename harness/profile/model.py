@@ -101,7 +101,7 @@ class Profile(_Spec):
             if exp.type in ("scale_from_zero", "scale_to_zero") and s.min_capacity != 0:
                 raise ValueError(f"{where}[{i}]: {exp.type} needs scaling.min_capacity 0 "
                                  f"(got {s.min_capacity})")
-            if exp.type == "scaled_by" and s.apply and s.policy(exp.policy) is None:
+            if exp.type == "scaled_by" and s.applies and s.policy(exp.policy) is None:
                 raise ValueError(f"{where}[{i}].policy: no policy named {exp.policy!r} "
                                  f"(policies: {', '.join(p.name for p in s.policies) or 'none'})")
         labels = [e.label for e in expectations]

@@ -185,16 +185,19 @@ class ScheduledActionSpec(_Spec):
 
 
 class ScalingSpec(_Spec):
-    """The scalable target, its policies and scheduled actions. ``apply: false`` leaves an existing
-    setup untouched. ``start_capacity``: before the load, set the variant to this many instances
-    (UpdateEndpointWeightsAndCapacities) and wait until it has them — e.g. 0 to test scale from zero."""
+    """The scalable target, its policies and scheduled actions. ``apply``: whether a run may put them on
+    the endpoint — unset (the default) means yes with ``--local`` and only with ``--apply-scaling`` against
+    AWS (else the run verifies the endpoint's live setup); ``true`` written in the profile is that
+    consent; ``false`` never changes the endpoint's scaling. ``start_capacity``: before the load, set the
+    variant to this many instances (UpdateEndpointWeightsAndCapacities) and wait until it has them — e.g.
+    0 to test scale from zero."""
 
     min_capacity: int = Field(ge=0)
     max_capacity: int = Field(ge=1)
     start_capacity: int | None = Field(None, ge=0)
     policies: list[Policy] = Field(default_factory=list)
     scheduled_actions: list[ScheduledActionSpec] = Field(default_factory=list)
-    apply: bool = True
+    apply: bool | None = None
 
     @model_validator(mode="after")
     def _bounds(self) -> ScalingSpec:
@@ -203,7 +206,7 @@ class ScalingSpec(_Spec):
         if self.start_capacity is not None and not self.min_capacity <= self.start_capacity <= self.max_capacity:
             raise ValueError(f"start_capacity {self.start_capacity} is outside [min_capacity {self.min_capacity}, "
                              f"max_capacity {self.max_capacity}]")
-        if self.apply and not self.policies and not self.scheduled_actions:
+        if self.applies and not self.policies and not self.scheduled_actions:
             raise ValueError("give at least one policy or scheduled action (or apply: false)")
         for kind, names in (("policy", [p.name for p in self.policies]),
                             ("scheduled action", [a.name for a in self.scheduled_actions]),
@@ -212,6 +215,12 @@ class ScalingSpec(_Spec):
             if dupes:
                 raise ValueError(f"{kind} names must be unique; repeated: {', '.join(dupes)}")
         return self
+
+    @property
+    def applies(self) -> bool:
+        """Whether the profile describes a setup to put in place (``apply`` unset or true), as the model
+        and the checks read it; whether a run may actually put it is the run's consent."""
+        return self.apply is not False
 
     def policy(self, name: str) -> TargetTrackingPolicy | StepPolicy | None:
         return next((p for p in self.policies if p.name == name), None)

@@ -124,7 +124,7 @@ def scaling_lines(profile: Profile) -> list[str]:
     for a in s.scheduled_actions:
         bounds = ", ".join(f"{k} {v}" for k, v in (("min", a.min_capacity), ("max", a.max_capacity)) if v is not None)
         lines.append(f"scheduled “{a.name}”: {a.schedule or a.at} → {bounds}")
-    if not s.apply:
+    if not s.applies:
         lines.append("(apply: false — the endpoint's existing setup was left as it was)")
     return lines
 
@@ -161,7 +161,9 @@ def _meta(run: RunInfo, verdicts: list[Verdict], recorded: Recorded) -> str:
     if run.scenario:
         rows.append(("Scenario", run.scenario))
     if profile is not None:
-        rows.append(("Scaling", scaling_lines(profile)))
+        source = {"live": ["the endpoint's own setup, read live and verified; the run changed nothing"],
+                  "profile": ["the profile's, put on the endpoint for the run"]}
+        rows.append(("Scaling", source.get(run.scaling_source or "", []) + scaling_lines(profile)))
     rows += [
         ("Started", fmt_utc(run.started_ts)), ("Ended", fmt_utc(run.ended_ts)),
         ("Load", f"{fmt_utc(run.load_start_ts)} → {fmt_utc(run.load_end_ts)}"),

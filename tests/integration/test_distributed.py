@@ -18,7 +18,7 @@ from harness.autoscaling.params import ModelParams
 from harness.emulator.process import EmulatorProcess
 from harness.observe.aws import emulator_clock
 from harness.record import RunFolder
-from tests.conftest import ROOT, scalecheck, write_profile
+from tests.conftest import CONSENT, REAL_MODEL, ROOT, scalecheck, write_profile
 from tests.emulator_support import client
 
 pytestmark = pytest.mark.integration
@@ -38,7 +38,7 @@ def _sum(cloudwatch: object, metric: str, endpoint: str, start_ts: float, end_ts
 def _profile(tmp_path: Path, mode: str) -> Path:
     # 2 rps of endpoint time for 180 s at speed 60: 120 wall requests/s for 3 s, about 360 requests
     return write_profile(tmp_path, {
-        "name": "distributed", "endpoint": {"name": "dist-ep"},
+        "name": "distributed", "endpoint": {"name": "dist-ep", **REAL_MODEL},
         "scaling": {"min_capacity": 1, "max_capacity": 2, "policies": [
             {"type": "target_tracking", "name": "tt", "target_value": 1000}]},
         "traffic": {"stages": [{"name": "steady", "duration": "180s", "rate_rps": 2}], "mode": mode,
@@ -83,7 +83,8 @@ def test_two_worker_processes_share_the_load_and_the_merged_counts_equal_the_emu
                                                                      metric_publish_lag_s=LAG_S))
     try:
         profile = _profile(tmp_path, "open")
-        result = scalecheck("run", str(profile), "--endpoint-url", emulator.url, "--speed", f"{SPEED:g}",
+        result = scalecheck("run", str(profile), "--endpoint-url", emulator.url, *CONSENT,
+                            "--speed", f"{SPEED:g}",
                             "--processes", "2", "--reports", str(reports), timeout=120)
         out = result.stdout + result.stderr
         # a starved machine can make the load fall short (101); the counts must agree either way
@@ -114,7 +115,8 @@ def test_a_master_and_two_scalecheck_workers_closed_loop(tmp_path: Path, reports
                 [sys.executable, "-m", "harness.cli", "run", str(profile), "--worker", "--master-port", port,
                  "--endpoint-url", emulator.url], cwd=ROOT, env=env, text=True,
                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT))
-        result = scalecheck("run", str(profile), "--endpoint-url", emulator.url, "--speed", f"{SPEED:g}",
+        result = scalecheck("run", str(profile), "--endpoint-url", emulator.url, *CONSENT,
+                            "--speed", f"{SPEED:g}",
                             "--master", "--expect-workers", "2", "--master-bind-port", port,
                             "--reports", str(reports), timeout=120)
         out = result.stdout + result.stderr
@@ -140,7 +142,7 @@ def test_async_endpoint_each_worker_tracks_its_own_completion_sample(tmp_path: P
         # 1 rps for 180 s, uniform: exactly 180 arrivals; half of the accepted requests are tracked to completion
         profile = write_profile(tmp_path, {
             "name": "distributed-async", "region": "us-east-1",
-            "endpoint": {"name": "dist-async-ep", "type": "async", "async": {
+            "endpoint": {"name": "dist-async-ep", "type": "async", **REAL_MODEL, "async": {
                 "input_path": "s3://scalecheck-dist/input", "output_path": "s3://scalecheck-dist/output",
                 "failure_path": "s3://scalecheck-dist/failure", "max_concurrent_invocations_per_instance": 20,
                 "completion_sample": 0.5, "poll_interval": "10s"}},
@@ -149,7 +151,8 @@ def test_async_endpoint_each_worker_tracks_its_own_completion_sample(tmp_path: P
                     "name": "ApproximateBacklogSizePerInstance", "namespace": "AWS/SageMaker",
                     "statistic": "Average", "dimensions": {"EndpointName": "dist-async-ep"}}}]},
             "traffic": {"stages": [{"name": "steady", "duration": "180s", "rate_rps": 1}], "mode": "open"}})
-        result = scalecheck("run", str(profile), "--endpoint-url", emulator.url, "--speed", f"{SPEED:g}",
+        result = scalecheck("run", str(profile), "--endpoint-url", emulator.url, *CONSENT,
+                            "--speed", f"{SPEED:g}",
                             "--processes", "2", "--reports", str(reports), timeout=120)
         out = result.stdout + result.stderr
         assert result.returncode in (exitcodes.OK, exitcodes.INVALID_RUN), out

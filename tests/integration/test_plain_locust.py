@@ -11,7 +11,7 @@ import pytest
 
 from harness.autoscaling.params import ModelParams
 from harness.emulator.process import EmulatorProcess
-from tests.conftest import ROOT, scalecheck, write_profile
+from tests.conftest import CONSENT, REAL_MODEL, ROOT, scalecheck, write_profile
 
 pytestmark = pytest.mark.integration
 
@@ -20,11 +20,11 @@ def test_plain_locust_drives_the_emulator(tmp_path: Path) -> None:
     emulator = EmulatorProcess.start(speed=60, params=ModelParams(endpoint_create_delay_s=30))
     try:
         profile = write_profile(tmp_path, {
-            "name": "plain-locust", "endpoint": {"name": "plain-ep"},
+            "name": "plain-locust", "endpoint": {"name": "plain-ep", **REAL_MODEL},
             "scaling": {"min_capacity": 1, "max_capacity": 2, "policies": [
                 {"type": "target_tracking", "name": "tt", "target_value": 100}]},
             "traffic": {"stages": [{"name": "s", "duration": "120s", "rate_rps": 1}]}})
-        setup = scalecheck("setup", str(profile), "--endpoint-url", emulator.url, timeout=60)
+        setup = scalecheck("setup", str(profile), "--endpoint-url", emulator.url, *CONSENT, timeout=60)
         assert setup.returncode == 0, setup.stderr
         assert "plain-ep/AllTraffic is InService" in setup.stdout
         # 120 s of endpoint time at speed 60 (asked from the emulator's clock) is 2 s of wall time

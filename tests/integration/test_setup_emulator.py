@@ -29,6 +29,7 @@ PARAMS = ModelParams(endpoint_create_delay_s=60, provisioning_delay_s=60, deprov
 EP, VARIANT = "setup-async", "variant1"
 RID = f"endpoint/{EP}/variant/{VARIANT}"
 TARGET = {"ServiceNamespace": "sagemaker", "ResourceId": RID, "ScalableDimension": DIMENSION}
+LOCAL = {"local": True, "change_scaling": True, "create_endpoint": True}  # as a --local run's consent
 
 PROFILE: dict[str, Any] = {
     "name": "setup-async",
@@ -82,7 +83,7 @@ def actions(clients: Clients) -> dict[str, dict[str, Any]]:
 def test_prepare_brings_the_emulator_to_the_profile(emulator: tuple[Clients, Clock]) -> None:
     clients, clock = emulator
     said: list[str] = []
-    prepare(clients, profile(), clock, said.append, local=True)
+    prepare(clients, profile(), clock, said.append, **LOCAL)
 
     # buckets created (locally), endpoint async with its output config, at 0 instances
     buckets = {b["Name"] for b in clients.s3.list_buckets()["Buckets"]}
@@ -144,7 +145,7 @@ def test_prepare_brings_the_emulator_to_the_profile(emulator: tuple[Clients, Clo
 
 def test_a_scenario_without_a_policy_does_not_inherit_it(emulator: tuple[Clients, Clock]) -> None:
     clients, clock = emulator
-    prepare(clients, profile(), clock, lambda _m: None, local=True)
+    prepare(clients, profile(), clock, lambda _m: None, **LOCAL)
     # left over from elsewhere: a scheduled action and a policy the profile does not name
     clients.autoscaling.put_scheduled_action(**TARGET, ScheduledActionName="stray", Schedule="rate(1 day)",
                                              ScalableTargetAction={"MinCapacity": 1})
@@ -156,7 +157,7 @@ def test_a_scenario_without_a_policy_does_not_inherit_it(emulator: tuple[Clients
                 "Dimensions": [{"Name": "EndpointName", "Value": EP}], "Statistic": "Average"}})
 
     said: list[str] = []
-    prepare(clients, profile().for_scenario("without-wake"), clock, said.append, local=True)
+    prepare(clients, profile().for_scenario("without-wake"), clock, said.append, **LOCAL)
     assert set(policies(clients)) == {"backlog-per-instance"}
     assert clients.cloudwatch.describe_alarms(AlarmNames=["wake-from-zero-alarm"])["MetricAlarms"] == []
     assert set(actions(clients)) == {"weekday-floor"}  # stray deleted, the old relative one too
@@ -168,7 +169,7 @@ def test_a_scenario_without_a_policy_does_not_inherit_it(emulator: tuple[Clients
 
 def test_start_capacity_moves_a_running_variant(emulator: tuple[Clients, Clock]) -> None:
     clients, clock = emulator
-    prepare(clients, profile(start_capacity=2), clock, lambda _m: None, local=True)
+    prepare(clients, profile(start_capacity=2), clock, lambda _m: None, **LOCAL)
     variant = clients.sagemaker.describe_endpoint(EndpointName=EP)["ProductionVariants"][0]
     assert (variant["CurrentInstanceCount"], variant["DesiredInstanceCount"]) == (2, 2)
 

@@ -165,7 +165,7 @@ def _setup(api: _Api, emu: Emulator, clock: VirtualClock, profile: Profile) -> N
     clock.ts += emu.params.endpoint_create_delay_s
     emu.world.advance(clock.ts)
     s = profile.scaling
-    if s.apply:
+    if s.applies:
         target = {"ServiceNamespace": "sagemaker", "ResourceId": profile.resource_id,
                   "ScalableDimension": "sagemaker:variant:DesiredInstanceCount"}
         api("application-autoscaling", "RegisterScalableTarget",
@@ -237,7 +237,7 @@ def simulate(profile: Profile, params: ModelParams | None = None, *, load_start_
     event(load_start, "load_start")
     for stage_name, start, _end in stage_starts(profile.traffic.stages, load_start):
         event(start, "stage_start", stage_name)
-    if profile.scaling.apply:
+    if profile.scaling.applies:
         planned, problem = plan_relative_actions(profile, load_start, load_start)
         if problem is not None:
             raise SimulationError(problem)
