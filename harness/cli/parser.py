@@ -104,6 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--params", metavar="FILE", help="model parameters file (e.g. from scalecheck calibrate), "
                    "merged over --params-json")
     p.add_argument("--allow-non-loopback", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--parent-pid", type=int, metavar="PID", help="exit when process PID exits, however it exits "
+                   "(scalecheck run --local passes its own pid)")
     p = sub.add_parser("calibrate", help="estimate the model's undocumented parameters (provisioning delay, "
                        "metric lag, latency) from a run folder and write them as a params file")
     p.add_argument("run_dir")

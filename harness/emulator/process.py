@@ -3,10 +3,15 @@
 The child is ``python -m harness.cli emulator --port 0``; it prints one line
 ``scalecheck emulator listening on http://127.0.0.1:PORT`` which tells the parent where it is.
 A separate process keeps the emulator off the load generator's core and its GIL.
+
+The child runs in a process group of its own (a Ctrl-C at the terminal reaches only the parent, which stops
+the emulator last, after what still talks to it) and is given ``--parent-pid``: it dies with the process
+that started it, however that process ends (:func:`harness.load.interrupts.die_with_parent`).
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import threading
@@ -32,8 +37,9 @@ class EmulatorProcess:
     def start(cls, *, speed: float, params: ModelParams, say: Callable[[str], None] | None = None,
               timeout_s: float = 30.0) -> EmulatorProcess:
         cmd = [sys.executable, "-m", "harness.cli", "emulator", "--port", "0", "--speed", repr(speed),
-               "--params-json", params.model_dump_json()]
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
+               "--params-json", params.model_dump_json(), "--parent-pid", str(os.getpid())]
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                text=True, bufsize=1, process_group=0)
         found: list[str] = []
         lines: list[str] = []
 
