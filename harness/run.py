@@ -49,7 +49,7 @@ from harness import checks, exitcodes
 from harness.emulator.process import EmulatorProcess
 from harness.errors import ConfigError, signal_name
 from harness.load import interrupts
-from harness.load.launch import WORKERS_WAIT_S, Distribution, locust_command, start_locust, stop_locust
+from harness.load.launch import WORKERS_WAIT_S, Distribution, exit_code, locust_command, start_locust, stop_locust
 from harness.observe.aws import Clients, Target, check_access, emulator_clock, make_clients
 from harness.observe.collector import Collector
 from harness.observe.setup import prepare, put_relative_action
@@ -258,7 +258,8 @@ class Runner:
                 self.folder.write_run(run)
                 recorded.run = run
             evaluation = checks.evaluate(recorded, self.profile, final=False)
-            locust_done = self.locust.poll() is not None
+            locust_code = exit_code(self.locust)  # (not reaped: stop_locust signals its process group first)
+            locust_done = locust_code is not None
             if time.monotonic() - last_status >= STATUS_EVERY_WALL_S:
                 last_status = time.monotonic()
                 self._status_line(recorded, evaluation, clock)
@@ -268,7 +269,7 @@ class Runner:
             if locust_done and run.load_end_ts is None and run.load_start_ts is None:
                 waited = (f" (a --master waits {WORKERS_WAIT_S} s at most for its {dist.expect_workers} "
                           "worker(s))" if dist.master else "")
-                return "aborted", (f"the load generator exited (code {self.locust.returncode}) before the load "
+                return "aborted", (f"the load generator exited (code {locust_code}) before the load "
                                    f"began{waited}; see locust.log")
             if locust_done and run.load_end_ts is None:
                 run = run.model_copy(update={"load_end_ts": clock.endpoint_ts()})

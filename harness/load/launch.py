@@ -17,6 +17,9 @@ forked worker, against the master), so nothing sends load once scalecheck is gon
 Stopping is SIGINT to Locust — its Ctrl-C: it stops its users, tells its workers to quit and writes its last
 records (Locust 2.x installs its SIGTERM handler only after a headless load shape has ended, so SIGTERM
 would kill it without them) — at most a grace period, then SIGKILL to whatever is left of the group.
+Locust is reaped only by :func:`stop_locust`, after its group was signalled (:func:`exit_code` looks without
+reaping): until then its pid, which is its group's id, cannot be given to another process, so the SIGKILL
+never reaches a stranger's group.
 """
 
 from __future__ import annotations
@@ -85,12 +88,27 @@ def locust_command(host: str, distribution: Distribution, *extra: str) -> list[s
             *distribution.locust_args(), *extra]
 
 
-def start_locust(cmd: list[str], env: dict[str, str], output: IO[bytes] | None = None) -> subprocess.Popen[bytes]:
+def start_locust(cmd: list[str], env: dict[str, str],
+                 output: IO[bytes] | int | None = None) -> subprocess.Popen[bytes]:
     """Start ``cmd`` (a Locust command) in a process group of its own, dying with this process (the module
     docstring); its output to ``output`` (stdout and stderr), or this process's own when None."""
     env = {**env, PARENT_PID_ENV: str(os.getpid())}
     return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=output,
                             stderr=subprocess.STDOUT if output is not None else None, env=env, process_group=0)
+
+
+def exit_code(proc: subprocess.Popen[bytes]) -> int | None:
+    """Like ``proc.poll()`` (None while it runs; -N when signal N ended it), but leaves an exited process a zombie,
+    its pid reserved, for :func:`stop_locust` to signal its group and reap it."""
+    if proc.returncode is not None or not hasattr(os, "waitid"):
+        return proc.poll()
+    try:
+        info = os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    except ChildProcessError:  # reaped elsewhere
+        return proc.poll()
+    if info is None or info.si_pid == 0:
+        return None
+    return -info.si_status if info.si_code in (os.CLD_KILLED, os.CLD_DUMPED) else info.si_status
 
 
 def stop_locust(proc: subprocess.Popen[bytes], *, interrupted: bool = False,
@@ -100,12 +118,13 @@ def stop_locust(proc: subprocess.Popen[bytes], *, interrupted: bool = False,
     group. Returns once Locust is reaped; also when it had exited already (then only its stray workers, if any,
     are killed)."""
     grace_s = INTERRUPT_GRACE_WALL_S if interrupted else STOP_GRACE_WALL_S
-    if proc.poll() is None:
+    if exit_code(proc) is None:
         proc.send_signal(signal.SIGINT)
         deadline = time.monotonic() + grace_s
-        while proc.poll() is None and time.monotonic() < deadline and not hurry():
+        while exit_code(proc) is None and time.monotonic() < deadline and not hurry():
             time.sleep(0.02)
-    _signal_group(proc.pid, signal.SIGKILL)
+    if proc.returncode is None:  # not reaped yet: the group id is still Locust's
+        _signal_group(proc.pid, signal.SIGKILL)
     proc.wait()
 
 

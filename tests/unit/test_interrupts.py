@@ -17,7 +17,7 @@ import pytest
 from harness import exitcodes
 from harness.errors import Interrupted
 from harness.load import interrupts
-from harness.load.launch import start_locust, stop_locust
+from harness.load.launch import exit_code, start_locust, stop_locust
 
 ROOT = Path(__file__).resolve().parents[2]
 WAIT_S = 5.0  # no signal takes this long to arrive; a wait that reaches it means nothing came
@@ -170,7 +170,7 @@ TREE = textwrap.dedent("""
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc")
 def test_stop_locust_kills_the_whole_process_group_after_the_grace() -> None:
-    proc = start_locust([sys.executable, "-c", TREE], dict(os.environ), subprocess.PIPE)  # type: ignore[arg-type]
+    proc = start_locust([sys.executable, "-c", TREE], dict(os.environ), subprocess.PIPE)
     try:
         assert proc.stdout is not None
         parent_pid, pgid = (int(x) for x in proc.stdout.readline().split())
@@ -189,3 +189,16 @@ def test_stop_locust_kills_the_whole_process_group_after_the_grace() -> None:
             pass
         proc.wait(timeout=5)
         proc.stdout.close()  # type: ignore[union-attr]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc")
+def test_an_exited_locust_stays_unreaped_until_its_group_was_signalled() -> None:
+    # its pid is its process group's id: reaped early, the pid could go to another process before the SIGKILL
+    proc = start_locust([sys.executable, "-c", "raise SystemExit(3)"], dict(os.environ), subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while (code := exit_code(proc)) is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert code == 3 and proc.returncode is None
+    assert Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"  # still holds its pid
+    stop_locust(proc)
+    assert proc.returncode == 3 and not Path(f"/proc/{proc.pid}").exists()
