@@ -203,7 +203,7 @@ def assert_nothing_left(run: Run) -> None:
     deadline = time.monotonic() + 3
     while (left := _alive(run.children | _tagged(run.folder(), run.proc.pid))) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not left, {pid: Path(f"/proc/{pid}/cmdline").read_bytes()[:200] for pid in left}
+    assert not left, {pid: _cmdline(pid)[:200] for pid in left}
 
 
 def assert_finalised(run: Run, signum: int) -> None:
@@ -271,7 +271,7 @@ def test_sigkill_during_the_load_takes_locust_along(tmp_path: Path, processes: i
 def test_interrupting_a_local_run_takes_the_emulator_along(tmp_path: Path, signum: int) -> None:
     with scalecheck_run(tmp_path, _profile(tmp_path, 600), "--local") as run:
         run.wait_for("the load", lambda: loaded(run))
-        emulators = [pid for pid in run.children if b"emulator" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+        emulators = [pid for pid in run.children if b"emulator" in _cmdline(pid)]
         assert emulators, run.children
         took = run.signal_and_wait(signum)
         if signum != signal.SIGKILL:
@@ -301,3 +301,22 @@ def test_a_second_sigint_while_finalising_still_leaves_an_aborted_folder(tmp_pat
         assert folder is not None and not (folder / "report.html").exists()  # the slow part was skipped
         assert "report skipped" in run.err.read_text()
         assert_nothing_left(run)
+
+
+def test_an_interrupt_before_the_run_folder_exists_stops_what_was_started(tmp_path: Path) -> None:
+    with scalecheck_run(tmp_path, _profile(tmp_path, 600), "--local") as run:
+        run.wait_for("the emulator child", lambda: any(
+            b"emulator" in _cmdline(pid) for pid in _descendants(run.proc.pid)), every_s=0.01)
+        took = run.signal_and_wait(signal.SIGTERM)
+        assert took <= EXIT_WITHIN_S, run.err.read_text()
+        assert run.proc.returncode == 128 + signal.SIGTERM, run.err.read_text()
+        if run.folder() is not None:  # the signal came after all: then the folder is finalised
+            assert run.run_json()["status"] == "aborted"
+        assert_nothing_left(run)
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
