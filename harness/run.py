@@ -7,8 +7,8 @@ Order matters for the promises the tool makes:
 4. after the load, observation continues until every expectation is decided or its window (plus
    the collector's sample gap) has passed; a crash still finalises the folder (``aborted``, the reason);
 5. SIGINT/SIGTERM (:mod:`harness.load.interrupts`), at any moment, finalises it as ``aborted`` ("interrupted
-   by SIGTERM"; the CLI exits 128 + signal) in this order: Locust's process group (SIGTERM, then SIGKILL after
-   :data:`~harness.load.launch.INTERRUPT_GRACE_WALL_S`), the collector (no last poll), run.json, verdicts and
+   by SIGTERM"; the CLI exits 128 + signal) in this order: Locust (SIGINT, then SIGKILL to its process group
+   after :data:`~harness.load.launch.INTERRUPT_GRACE_WALL_S`), the collector (no last poll), run.json, verdicts and
    JUnit, the report, the emulator last. A second signal waits for nothing: the load is killed at once and
    the report skipped, run.json still ends ``aborted``. Children die with scalecheck even on SIGKILL.
 
@@ -353,7 +353,12 @@ class Runner:
 
     def _cleanup(self, *, interrupted: bool = False) -> None:
         self._stop_processes(interrupted=interrupted)
+        self._stop_emulator(interrupted=interrupted)
+
+    def _stop_emulator(self, *, interrupted: bool) -> None:
         if self.emulator is not None:
+            if interrupted:  # nothing talks to it any more, and its state goes with it: no need to wait
+                self.emulator.proc.kill()
             self.emulator.stop()
             self.emulator = None
 
@@ -378,11 +383,7 @@ class Runner:
         if not interrupts.unless_hurried(lambda: write_report(self.folder)):  # a second signal: no report
             self.say(f"report skipped; scalecheck report {self.folder.path} writes it")
         self.folder.close()
-        if self.emulator is not None:
-            if interrupted:  # nothing talks to it any more, and its state goes with it: no need to wait
-                self.emulator.proc.kill()
-            self.emulator.stop()
-            self.emulator = None
+        self._stop_emulator(interrupted=interrupted)
         return RunResult(self.folder.path, verdicts, checks.exit_code(verdicts, invalid=invalid is not None),
                          status, reason)
 

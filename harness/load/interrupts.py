@@ -138,13 +138,22 @@ def die_with_parent(parent_pid: int) -> str:
     return how
 
 
-def _set_pdeathsig(signum: int) -> bool:
+def _libc() -> ctypes.CDLL | None:
     if not sys.platform.startswith("linux"):
-        return False
+        return None
     try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        return int(libc.prctl(PR_SET_PDEATHSIG, int(signum), 0, 0, 0)) == 0
-    except (OSError, AttributeError):
+        return ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return None
+
+
+_LIBC = _libc()  # loaded once, on import: a forked child only calls into it (no dlopen after a fork)
+
+
+def _set_pdeathsig(signum: int) -> bool:
+    try:
+        return _LIBC is not None and int(_LIBC.prctl(PR_SET_PDEATHSIG, int(signum), 0, 0, 0)) == 0
+    except AttributeError:  # a libc without prctl
         return False
 
 
