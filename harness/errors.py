@@ -28,7 +28,7 @@ class InfrastructureError(ScalecheckError):
     """AWS or the emulator could not be reached, or refused the credentials."""
 
 
-class Interrupted(KeyboardInterrupt):  # noqa: N818 (named for what happened, like KeyboardInterrupt)
+class Interrupted(KeyboardInterrupt):
     """``signum`` (SIGINT or SIGTERM) reached the process; ``again``: not the first signal it received."""
 
     def __init__(self, signum: int, *, again: bool = False) -> None:

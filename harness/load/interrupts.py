@@ -12,7 +12,7 @@ scalecheck's side, while :func:`handling` is installed (the CLI installs it arou
   and gives them up at once, or skips them when the later signal came first;
 - outside :func:`handling` (a library caller, a thread other than the main one) nothing is installed: Ctrl-C
   is Python's own KeyboardInterrupt, SIGTERM ends the process, and :func:`hurried` is false. A signal this
-  process was started ignoring (``nohup``, a background job's SIGINT) stays ignored.
+  process was started ignoring (a background job's SIGINT) stays ignored.
 
 The children's side: :func:`die_with_parent`, called first thing in a child with the pid of the process that
 started it (scalecheck passes its pid in :data:`PARENT_PID_ENV` to Locust and ``--parent-pid`` to the
