@@ -1,6 +1,6 @@
 """Exit codes of ``scalecheck``, defined once (docs/architecture.md "Exit codes").
 
-Only ``harness/cli.py`` exits; everything else returns outcomes that it maps to these numbers.
+Only ``harness/cli/`` exits; everything else returns outcomes that it maps to these numbers.
 Locust's own 1 (a request failed) and 2 (bad arguments / unexpected error) are deliberately not
 reused, so that a CI job can tell "the endpoint did not scale" from "Locust broke". 99 follows k6,
 whose failed thresholds exit 99.
@@ -28,8 +28,19 @@ INVALID_CONFIG: Final = 104
 INFRASTRUCTURE: Final = 105
 """AWS or the emulator was unreachable, or credentials were missing or refused."""
 
+INTERRUPTED: Final = 130
+"""SIGINT (Ctrl-C) stopped the run: 128 + 2, the shell's convention. The run folder ends ``aborted``."""
+
+TERMINATED: Final = 143
+"""SIGTERM stopped the run (what CI sends on cancel or timeout): 128 + 15. The run folder ends ``aborted``."""
+
+
+def for_signal(signum: int) -> int:
+    """The exit code of a run stopped by ``signum``: 128 + the signal number (130 SIGINT, 143 SIGTERM)."""
+    return 128 + int(signum)
+
 # Severity of the outcome exit codes, worst last: an expectation failed beats an invalid run beats an
-# inconclusive one beats a pass; configuration and infrastructure errors beat them all. (Across runs: a
+# inconclusive one beats a pass; configuration and infrastructure errors and interrupts beat them all. (Across runs: a
 # trustworthy FAIL of one scenario outranks another scenario's invalid load. Within one run an invalid
 # load wins over its own FAILs, which it makes untrustworthy: checks.exit_code.)
 _SEVERITY = {OK: 0, INCONCLUSIVE: 1, INVALID_RUN: 2, FAILED: 3}

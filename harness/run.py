@@ -5,8 +5,12 @@ Order matters for the promises the tool makes:
 2. AWS/the emulator is checked before any traffic (InfrastructureError → 105);
 3. the run folder exists before the load starts, and every stream is appended as data arrives;
 4. after the load, observation continues until every expectation is decided or its window (plus
-   the collector's sample gap) has passed; Ctrl-C or a crash still finalises the folder, as
-   ``aborted`` with the reason, with verdicts and a report of what was recorded.
+   the collector's sample gap) has passed; a crash still finalises the folder (``aborted``, the reason);
+5. SIGINT/SIGTERM (:mod:`harness.load.interrupts`), at any moment, finalises it as ``aborted`` ("interrupted
+   by SIGTERM"; the CLI exits 128 + signal) in this order: Locust (SIGINT, then SIGKILL to its process group
+   after :data:`~harness.load.launch.INTERRUPT_GRACE_WALL_S`), the collector (no last poll), run.json, verdicts and
+   JUnit, the report, the emulator last. A second signal waits for nothing: the load is killed at once and
+   the report skipped, run.json still ends ``aborted``. Children die with scalecheck even on SIGKILL.
 
 Prediction: when the profile needs one (a ``within: auto`` window, an ``agrees_with_prediction``
 expectation) or with ``--predict``, the run simulates the profile (:mod:`harness.predict.simulate`, with
@@ -32,7 +36,9 @@ scenario starts from the same state; then ``scenarios.json`` and ``comparison.ht
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -45,8 +51,17 @@ import yaml
 
 from harness import checks, exitcodes
 from harness.emulator.process import EmulatorProcess
-from harness.errors import ConfigError
-from harness.load.launch import WORKERS_WAIT_S, Distribution, check_load_capacity, locust_command
+from harness.errors import ConfigError, signal_name
+from harness.load import interrupts
+from harness.load.launch import (
+    WORKERS_WAIT_S,
+    Distribution,
+    check_load_capacity,
+    exit_code,
+    locust_command,
+    start_locust,
+    stop_locust,
+)
 from harness.observe.aws import Clients, Target, check_access, emulator_clock, make_clients
 from harness.observe.collector import Collector
 from harness.observe.consent import Consent, resolve_consent
@@ -73,6 +88,7 @@ from harness.record import (
 )
 from harness.report.compare import write_comparison
 from harness.report.conclude import conclude
+from harness.report.html import write_report
 
 STATUS_EVERY_WALL_S = 5.0
 OBSERVE_EVERY_WALL_S = 0.25  # how often the run re-evaluates the checks while it observes
@@ -104,6 +120,7 @@ class RunResult:
     status: str
     reason: str | None = None
     interrupted: bool = False
+    signum: int | None = None  # the signal that interrupted the run (exit_code is then 128 + it)
 
 
 def _versions() -> dict[str, str]:
@@ -211,14 +228,8 @@ class Runner:
             self.collector.start()
             self._start_locust(target, clock)
             status, reason = self._observe(clock)
-        except KeyboardInterrupt:
-            if self.folder is None:
-                self._cleanup()
-                raise
-            self.say("interrupted: finalising the run folder")
-            result = self._finish("aborted", "interrupted by the user (Ctrl-C)")
-            return RunResult(result.folder, result.verdicts, result.exit_code, result.status, result.reason,
-                             interrupted=True)
+        except KeyboardInterrupt as err:
+            return self._interrupted(err)
         except BaseException as err:
             if self.folder is None:
                 self._cleanup()
@@ -227,7 +238,20 @@ class Runner:
             self.say(f"run aborted: {reason}")
             self._finish_quietly(status, reason)
             raise
-        return self._finish(status, reason)
+        try:
+            return self._finish(status, reason)
+        except KeyboardInterrupt as err:  # while finalising: again, as interrupted
+            return self._interrupted(err)
+
+    def _interrupted(self, err: KeyboardInterrupt) -> RunResult:
+        """Finalise the folder after SIGINT/SIGTERM (a plain KeyboardInterrupt: SIGINT); no folder: re-raise."""
+        signum = getattr(err, "signum", signal.SIGINT)
+        if self.folder is None:
+            self._cleanup(interrupted=True)
+            raise err
+        self.say(f"interrupted by {signal_name(signum)}: finalising the run folder")
+        result = self._finish("aborted", f"interrupted by {signal_name(signum)}", interrupted=True)
+        return dataclasses.replace(result, exit_code=exitcodes.for_signal(signum), interrupted=True, signum=signum)
 
     def _start_locust(self, target: Target, clock: Clock) -> None:
         assert self.folder is not None
@@ -238,11 +262,11 @@ class Runner:
             env.update({"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"})  # also boto3 in Locust
             env.pop("AWS_SESSION_TOKEN", None)
         cmd = locust_command(target.runtime_host(), self.options.distribution, *self.options.locust_args)
-        log = (self.folder.path / "locust.log").open("wb")
         self.say(f"load: {len(self.profile.traffic.stages)} stage(s), "
                  f"{self.profile.traffic.duration_s:.0f} s of endpoint time at speed {self.speed:g}"
                  + self.options.distribution.describe())
-        self.locust = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
+        with (self.folder.path / "locust.log").open("wb") as log, interrupts.deferred():  # kept before a signal acts
+            self.locust = start_locust(cmd, env, log)
 
     def _observe(self, clock: Clock) -> tuple[str, str | None]:
         assert self.folder is not None and self.locust is not None
@@ -269,7 +293,8 @@ class Runner:
                 self.folder.write_run(run)
                 recorded.run = run
             evaluation = checks.evaluate(recorded, self.profile, final=False)
-            locust_done = self.locust.poll() is not None
+            locust_code = exit_code(self.locust)  # (not reaped: stop_locust signals its process group first)
+            locust_done = locust_code is not None
             if time.monotonic() - last_status >= STATUS_EVERY_WALL_S:
                 last_status = time.monotonic()
                 self._status_line(recorded, evaluation, clock)
@@ -279,7 +304,7 @@ class Runner:
             if locust_done and run.load_end_ts is None and run.load_start_ts is None:
                 waited = (f" (a --master waits {WORKERS_WAIT_S} s at most for its {dist.expect_workers} "
                           "worker(s))" if dist.master else "")
-                return "aborted", (f"the load generator exited (code {self.locust.returncode}) before the load "
+                return "aborted", (f"the load generator exited (code {locust_code}) before the load "
                                    f"began{waited}; see locust.log")
             if locust_done and run.load_end_ts is None:
                 run = run.model_copy(update={"load_end_ts": clock.endpoint_ts()})
@@ -353,27 +378,31 @@ class Runner:
             parts.append("waiting: " + ", ".join(sorted(evaluation.pending)))
         self.say("  ".join(parts))
 
-    def _stop_processes(self) -> None:
-        if self.locust is not None and self.locust.poll() is None:
-            self.locust.terminate()
-            try:
-                self.locust.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.locust.kill()
+    def _stop_processes(self, *, interrupted: bool = False) -> None:
+        """The load (Locust's process group), then the collector while the emulator still answers it;
+        interrupted: a short grace for Locust, no last poll, and nothing waited for once hurried."""
+        if self.locust is not None:
+            stop_locust(self.locust, interrupted=interrupted)
         if self.collector is not None:
-            self.collector.stop(final_poll=self.emulator is None or self.emulator.alive())
-            self.collector = None
+            collector, self.collector = self.collector, None
+            final_poll = not interrupted and (self.emulator is None or self.emulator.alive())
+            interrupts.unless_hurried(lambda: collector.stop(final_poll=final_poll))
 
-    def _cleanup(self) -> None:
-        self._stop_processes()
+    def _cleanup(self, *, interrupted: bool = False) -> None:
+        self._stop_processes(interrupted=interrupted)
+        self._stop_emulator(interrupted=interrupted)
+
+    def _stop_emulator(self, *, interrupted: bool) -> None:
         if self.emulator is not None:
+            if interrupted:  # nothing talks to it any more, and its state goes with it: no need to wait
+                self.emulator.proc.kill()
             self.emulator.stop()
             self.emulator = None
 
-    def _finish(self, status: str, reason: str | None) -> RunResult:
+    def _finish(self, status: str, reason: str | None, *, interrupted: bool = False) -> RunResult:
         assert self.folder is not None
         try:
-            self._stop_processes()
+            self._stop_processes(interrupted=interrupted)
         finally:
             if self.guard is not None:  # passed, failed, aborted, interrupted or crashed: put it back
                 self.guard.restore()
@@ -393,20 +422,23 @@ class Runner:
             run = run.model_copy(update={"status": status, "status_reason": reason})
             self.folder.write_run(run)
             recorded.run = run
-        verdicts = conclude(self.folder, recorded, self.profile)
+        verdicts = conclude(self.folder, recorded, self.profile, report=False)
+        if not interrupts.unless_hurried(lambda: write_report(self.folder)):  # a second signal: no report
+            self.say(f"report skipped; scalecheck report {self.folder.path} writes it")
         self.folder.close()
-        if self.emulator is not None:
-            self.emulator.stop()
-            self.emulator = None
+        self._stop_emulator(interrupted=interrupted)
         code = exitcodes.INFRASTRUCTURE if refused else checks.exit_code(verdicts, invalid=invalid is not None)
         return RunResult(self.folder.path, verdicts, code, status, reason)
 
     def _finish_quietly(self, status: str, reason: str | None) -> None:
         try:
-            self._finish(status, reason)
+            try:
+                self._finish(status, reason, interrupted=interrupts.interrupted_by() is not None)
+            except KeyboardInterrupt:  # a signal while finalising: once more, waiting for nothing
+                self._finish(status, reason, interrupted=True)
         except Exception as err:  # the original error matters more; keep what was recorded
             self.say(f"could not finalise the run folder: {err}")
-            self._cleanup()
+            self._cleanup(interrupted=True)
 
 
 def run_profile(profile: Profile, profile_path: Path, options: RunOptions,
@@ -437,20 +469,21 @@ class ScenariosResult:
     comparison: Path | None
     exit_code: int
     interrupted: bool = False
+    signum: int | None = None  # the signal that interrupted the scenarios (exit_code is then 128 + it)
 
 
 def run_scenarios(profile: Profile, profile_path: Path, options: RunOptions,
                   say: Callable[[str], None]) -> ScenariosResult:
     """Run every scenario of ``profile`` in turn, each a full run folder in ``<reports>/<stamp>-<profile>/``,
-    then write ``scenarios.json`` and ``comparison.html`` there. Ctrl-C finalises the scenario running
-    (aborted) and skips the rest; what exists is still indexed and compared."""
+    then write ``scenarios.json`` and ``comparison.html`` there. SIGINT/SIGTERM finalises the scenario running
+    (aborted) and skips the rest; what exists is still indexed and (unless a second signal came) compared."""
     consent_of(profile, options)  # refused before anything is contacted or written
     parent = make_unique_dir(Path(options.reports_dir), run_folder_name(time.time(), profile.name))
     parent_name = parent.name
     say(f"{len(profile.scenarios)} scenarios: {', '.join(s.name for s in profile.scenarios)} in {parent}")
     runs: list[ScenarioRun] = []
     folders: list[tuple[str, Path]] = []  # every scenario that left a run folder, even one that raised
-    interrupted = False
+    signum: int | None = None
     try:
         for i, sc in enumerate(profile.scenarios, start=1):
             without = f" without {', '.join(sc.without_policies)}" if sc.without_policies else ""
@@ -465,10 +498,10 @@ def run_scenarios(profile: Profile, profile_path: Path, options: RunOptions,
                     folders.append((sc.name, runner.folder.path))
             runs.append(ScenarioRun(sc.name, result))
             if result.interrupted:
-                interrupted = True
+                signum = result.signum or signal.SIGINT
                 break
-    except KeyboardInterrupt:
-        interrupted = True
+    except KeyboardInterrupt as err:  # between scenarios, or before a scenario's folder existed
+        signum = getattr(err, "signum", signal.SIGINT)
     finally:
         comparison = _index_and_compare(parent, profile.name, folders, say)
     done = {r.name for r in runs}
@@ -476,7 +509,8 @@ def run_scenarios(profile: Profile, profile_path: Path, options: RunOptions,
     if skipped:
         say(f"skipped scenario(s) {', '.join(skipped)} (interrupted)")
     codes = [r.result.exit_code for r in runs] + ([exitcodes.INCONCLUSIVE] if skipped else [])
-    return ScenariosResult(parent, runs, skipped, comparison, exitcodes.worst_exit_code(codes), interrupted)
+    code = exitcodes.for_signal(signum) if signum is not None else exitcodes.worst_exit_code(codes)
+    return ScenariosResult(parent, runs, skipped, comparison, code, signum is not None, signum)
 
 
 def _index_and_compare(parent: Path, profile_name: str, folders: list[tuple[str, Path]],
@@ -484,8 +518,10 @@ def _index_and_compare(parent: Path, profile_name: str, folders: list[tuple[str,
     write_scenarios_index(parent, profile_name, folders)
     if not folders:
         return None
+    written: list[Path] = []
     try:
-        return write_comparison(parent, [f for _n, f in folders])
+        if not interrupts.unless_hurried(lambda: written.append(write_comparison(parent, [f for _n, f in folders]))):
+            say(f"comparison skipped (interrupted again); scalecheck report {parent} writes it")
     except Exception as err:  # the run folders are what matters; a broken comparison must not lose them
         say(f"could not write the comparison: {type(err).__name__}: {err}")
-        return None
+    return written[0] if written else None

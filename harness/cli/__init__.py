@@ -24,12 +24,16 @@
                                          params file for run --local --params F, emulator --params F
 
 Exit codes (harness/exitcodes.py): 0 pass · 99 an expectation failed · 100 inconclusive ·
-101 invalid run · 104 invalid configuration (nothing sent) · 105 infrastructure error. Several
-scenarios exit with the worst of theirs (99 > 101 > 100 > 0).
+101 invalid run · 104 invalid configuration (nothing sent) · 105 infrastructure error · 130 / 143
+interrupted by SIGINT / SIGTERM (the run folder ends ``aborted``). Several scenarios exit with the worst
+of theirs (99 > 101 > 100 > 0).
 """
 
 from __future__ import annotations
 
+import signal
+
+from harness import exitcodes
 from harness.cli.init import cmd_init
 from harness.cli.live import cmd_emulator, cmd_restore, cmd_run, cmd_setup
 from harness.cli.offline import cmd_calibrate, cmd_check, cmd_plan, cmd_report, cmd_simulate, cmd_validate
@@ -45,5 +49,5 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "demo":
             return cmd_run(args, demo=True)
         return handlers[args.command](args)
-    except KeyboardInterrupt:
-        return 130
+    except KeyboardInterrupt as err:  # harness.errors.Interrupted names its signal; a plain one is Ctrl-C
+        return exitcodes.for_signal(getattr(err, "signum", signal.SIGINT))

@@ -60,6 +60,15 @@ def _distribution(args: argparse.Namespace, profile: Profile) -> Distribution:
 
 
 def cmd_run(args: argparse.Namespace, *, demo: bool = False) -> int:
+    """``scalecheck run`` (and ``demo``), with SIGINT and SIGTERM handled (harness/load/interrupts.py): the run
+    finalises its folder as ``aborted`` and the command exits 128 + the signal (130, 143)."""
+    from harness.load.interrupts import handling
+
+    with handling():
+        return _run(args, demo=demo)
+
+
+def _run(args: argparse.Namespace, *, demo: bool) -> int:
     from harness.errors import ConfigError, InfrastructureError
     from harness.observe.consent import resolve_consent
     from harness.profile import ProfileError, load_profile
@@ -104,7 +113,8 @@ def cmd_run(args: argparse.Namespace, *, demo: bool = False) -> int:
         return scenarios.exit_code
     if result.status != "complete" or result.reason:
         say(f"run {result.status}" + (f": {result.reason}" if result.reason else ""))
-    print_verdicts(result.verdicts, result.folder / "report.html")
+    report = result.folder / "report.html"
+    print_verdicts(result.verdicts, report if report.exists() else None)
     return result.exit_code
 
 
@@ -133,7 +143,10 @@ def _print_scenarios(scenarios: ScenariosResult) -> None:
         print(f"scenario {name:<{width}}  skipped (interrupted)")
     if scenarios.comparison is not None:
         print(f"comparison: {scenarios.comparison}")
-    print(f"exit {scenarios.exit_code} (the worst scenario)")
+    if scenarios.signum is not None:
+        print(f"exit {scenarios.exit_code} (interrupted)")
+    else:
+        print(f"exit {scenarios.exit_code} (the worst scenario)")
 
 
 def cmd_setup(args: argparse.Namespace) -> int:
@@ -205,6 +218,10 @@ def cmd_restore(args: argparse.Namespace) -> int:
 
 
 def cmd_emulator(args: argparse.Namespace) -> int:
+    from harness.load.interrupts import die_with_parent
+
+    if args.parent_pid is not None:  # first: an emulator whose parent is gone serves nobody
+        die_with_parent(args.parent_pid)
     from harness.autoscaling.params import ModelParams
     from harness.emulator.serve import serve
 

@@ -132,6 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--faults-json", default="", help='fault rules as JSON: {"rules": [{"fault": "deny", '
                    '"match": "sagemaker:DescribeEndpoint"}, ...]} (added before --fault rules)')
     p.add_argument("--allow-non-loopback", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--parent-pid", type=int, metavar="PID", help="exit when process PID exits, however it exits "
+                   "(scalecheck run --local passes its own pid)")
     p = sub.add_parser("calibrate", help="estimate the model's undocumented parameters (provisioning delay, "
                        "metric lag, latency) from a run folder and write them as a params file")
     p.add_argument("run_dir")

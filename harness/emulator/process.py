@@ -5,11 +5,16 @@ The child is ``python -m harness.cli emulator --port 0``; it prints one line
 A separate process keeps the emulator off the load generator's core and its GIL. ``faults``: fault
 rules the child starts with (:mod:`harness.emulator.faults`: ``Rule`` objects or their JSON objects),
 so a ``scalecheck run --endpoint-url`` can be tested against an emulator that fails as AWS does.
+
+The child runs in a process group of its own (a Ctrl-C at the terminal reaches only the parent, which stops
+the emulator last, after what still talks to it) and is given ``--parent-pid``: it dies with the process
+that started it, however that process ends (:func:`harness.load.interrupts.die_with_parent`).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -36,12 +41,13 @@ class EmulatorProcess:
     def start(cls, *, speed: float, params: ModelParams, say: Callable[[str], None] | None = None,
               timeout_s: float = 30.0, faults: Sequence[Any] | None = None) -> EmulatorProcess:
         cmd = [sys.executable, "-m", "harness.cli", "emulator", "--port", "0", "--speed", repr(speed),
-               "--params-json", params.model_dump_json()]
+               "--params-json", params.model_dump_json(), "--parent-pid", str(os.getpid())]
         if faults:
             rules = [r if isinstance(r, Mapping) else {k: v for k, v in r.as_dict().items()
                                                        if k not in ("matched", "applied")} for r in faults]
             cmd += ["--faults-json", json.dumps({"rules": rules})]
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                text=True, bufsize=1, process_group=0)
         found: list[str] = []
         lines: list[str] = []
 

@@ -7,20 +7,37 @@ do not collide), or a ``master`` that waits for ``expect_workers`` workers on ``
 :func:`locust_command` is the ``python -m locust`` command of a run; :func:`run_worker` runs
 ``scalecheck run --worker``. The profile, the run folder and the clock reach Locust through the
 environment (``SCALECHECK_*``, read by :mod:`harness.load.locustfile`).
+
+Locust's lifetime (:func:`start_locust`, :func:`stop_locust`): Locust runs in a process group of its own, which
+its ``--processes`` workers join, so that the whole tree is stopped at once, and a Ctrl-C at the terminal reaches
+only scalecheck, which stops the load itself; its stdin is closed (outside the terminal's foreground group,
+Locust's keyboard listener would be stopped by SIGTTOU). It gets scalecheck's pid in
+:data:`~harness.load.interrupts.PARENT_PID_ENV`: the locustfile arms a death signal on import (and in every
+forked worker, against the master), so nothing sends load once scalecheck is gone, even after a SIGKILL.
+Stopping is SIGINT to Locust — its Ctrl-C: it stops its users, tells its workers to quit and writes its last
+records (Locust 2.x installs its SIGTERM handler only after a headless load shape has ended, so SIGTERM
+would kill it without them) — at most a grace period, then SIGKILL to whatever is left of the group.
+Locust is reaped only by :func:`stop_locust`, after its group was signalled (:func:`exit_code` looks without
+reaping): until then its pid, which is its group's id, cannot be given to another process, so the SIGKILL
+never reaches a stranger's group.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from harness.errors import ConfigError
 from harness.load.arrivals import MAX_USERS_PER_PROCESS
+from harness.load.interrupts import PARENT_PID_ENV, hurried
 from harness.observe.aws import Target
 from harness.profile import Profile
 from harness.profile.traffic import peak_rate
@@ -33,6 +50,8 @@ STOP_TIMEOUT_WALL_S = 10  # users finish the request they are sending when the l
 # for one process on a dedicated core (README, "Load-generator benchmark"); past that a process cannot offer
 # the load. (MAX_USERS_PER_PROCESS bounds a process's memory.)
 MAX_WALL_RPS_PER_PROCESS = 5000.0
+STOP_GRACE_WALL_S = 15.0  # how long a Locust told to stop may take (its users' stop timeout, its last records)
+INTERRUPT_GRACE_WALL_S = 2.0  # ... when scalecheck was interrupted: then it is killed
 
 
 @dataclass(frozen=True)
@@ -98,6 +117,53 @@ def locust_command(host: str, distribution: Distribution, *extra: str) -> list[s
             *distribution.locust_args(), *extra]
 
 
+def start_locust(cmd: list[str], env: dict[str, str],
+                 output: IO[bytes] | int | None = None) -> subprocess.Popen[bytes]:
+    """Start ``cmd`` (a Locust command) in a process group of its own, dying with this process (the module
+    docstring); its output to ``output`` (stdout and stderr), or this process's own when None."""
+    env = {**env, PARENT_PID_ENV: str(os.getpid())}
+    return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=output,
+                            stderr=subprocess.STDOUT if output is not None else None, env=env, process_group=0)
+
+
+def exit_code(proc: subprocess.Popen[bytes]) -> int | None:
+    """Like ``proc.poll()`` (None while it runs; -N when signal N ended it), but leaves an exited process a zombie,
+    its pid reserved, for :func:`stop_locust` to signal its group and reap it."""
+    if proc.returncode is not None or not hasattr(os, "waitid"):
+        return proc.poll()
+    try:
+        info = os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    except ChildProcessError:  # reaped elsewhere
+        return proc.poll()
+    if info is None or info.si_pid == 0:
+        return None
+    return -info.si_status if info.si_code in (os.CLD_KILLED, os.CLD_DUMPED) else info.si_status
+
+
+def stop_locust(proc: subprocess.Popen[bytes], *, interrupted: bool = False,
+                hurry: Callable[[], bool] = hurried) -> None:
+    """Stop Locust and every process of its group: SIGINT, at most :data:`STOP_GRACE_WALL_S` (``interrupted``:
+    :data:`INTERRUPT_GRACE_WALL_S`; none once ``hurry()`` says so) for Locust to exit, then SIGKILL to the
+    group. Returns once Locust is reaped; also when it had exited already (then only its stray workers, if any,
+    are killed)."""
+    grace_s = INTERRUPT_GRACE_WALL_S if interrupted else STOP_GRACE_WALL_S
+    if exit_code(proc) is None:
+        proc.send_signal(signal.SIGINT)
+        deadline = time.monotonic() + grace_s
+        while exit_code(proc) is None and time.monotonic() < deadline and not hurry():
+            time.sleep(0.02)
+    if proc.returncode is None:  # not reaped yet: the group id is still Locust's
+        _signal_group(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+def _signal_group(pgid: int, signum: int) -> None:
+    try:
+        os.killpg(pgid, signum)
+    except (ProcessLookupError, PermissionError):
+        pass  # the group is empty: everything in it has exited
+
+
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -109,7 +175,7 @@ def run_worker(profile: Profile, profile_path: Path, *, master_host: str, master
                say: Callable[[str], None]) -> int:
     """``scalecheck run PROFILE --worker``: only a Locust worker of a ``--master`` run (no collector, no run
     folder, no emulator); it sends its share of the load as the master says and exits when the master stops.
-    Returns Locust's exit code."""
+    Returns Locust's exit code; an interrupt stops the worker and propagates."""
     target = Target(region=region or profile.region, endpoint_url=endpoint_url, profile_name=aws_profile)
     env = dict(os.environ)
     env["SCALECHECK_PROFILE"] = str(Path(profile_path).resolve())
@@ -122,7 +188,12 @@ def run_worker(profile: Profile, profile_path: Path, *, master_host: str, master
     say(f"worker for profile {profile.name!r}: connecting to the Locust master at {master_host}:{master_port}; "
         "it sends its share of the load when the master starts it and exits when the master stops "
         "(no collector, no run folder here: the master records the run)")
-    code = subprocess.run(cmd, env=env, check=False).returncode
+    proc = start_locust(cmd, env)
+    try:
+        code = proc.wait()
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the worker stops too (it tells the master), at most the grace
+        stop_locust(proc, interrupted=True)
+        raise
     say(f"worker done (Locust exit code {code})")
     return code
 

@@ -37,6 +37,11 @@ The parts, each with its contract in its docstring:
 - :mod:`harness.load.distributed`: a Locust master and its workers: messages, merged records, reports.
 - :mod:`harness.load.clients`: the signer, the S3 client and error codes.
 
+Lifetime: on import (the first thing Locust does, before it forks ``--processes`` workers) the module arms
+a death signal against the process named by ``SCALECHECK_PARENT_PID`` (scalecheck, :mod:`harness.load.launch`),
+and every process Locust forks from then on arms one against the master (:func:`_die_with_parents`): when
+scalecheck goes, however it goes, the master goes, and with it every worker — no load without scalecheck.
+
 Failure modes (SystemExit, ending the process): at init, a missing ``--scalecheck-profile`` or a user class
 that does not fit the profile's endpoint type; when the first user starts, no AWS credentials.
 """
@@ -44,6 +49,8 @@ that does not fit the profile's endpoint type; when the first user starts, no AW
 from __future__ import annotations
 
 import json
+import os
+import signal
 from typing import Any
 
 import gevent.lock
@@ -53,6 +60,7 @@ from locust import events
 from harness.load.asyncuser import AsyncUser
 from harness.load.clients import is_emulator, s3_client
 from harness.load.distributed import register_messages, start_reporter
+from harness.load.interrupts import PARENT_PID_ENV, die_with_parent
 from harness.load.lifecycle import begin, finish
 from harness.load.shape import ProfileShape
 from harness.load.state import RUN, is_worker
@@ -65,6 +73,23 @@ __all__ = ["AsyncUser", "ProfileShape", "RealtimeUser"]
 
 # Wall seconds Locust waits for users to finish their request when the load stops, unless --stop-timeout says.
 DEFAULT_STOP_TIMEOUT_WALL_S = 10.0
+
+
+def _die_with_parents() -> None:
+    """This process dies with scalecheck (when it says who it is), and SIGINT stops it even when it was started
+    ignoring SIGINT (a background job): it is how scalecheck stops it (:func:`harness.load.launch.stop_locust`).
+    A process forked from it (a ``--processes`` worker: the death signal is not inherited) dies with this one."""
+    parent = os.environ.get(PARENT_PID_ENV, "")
+    if parent.isdigit():
+        die_with_parent(int(parent))
+        if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+    forker = [os.getpid()]  # the pid of the process that forks, read in the child (which has a copy)
+    os.register_at_fork(before=lambda: forker.__setitem__(0, os.getpid()),
+                        after_in_child=lambda: die_with_parent(forker[0]))
+
+
+_die_with_parents()
 
 
 @events.init_command_line_parser.add_listener

@@ -129,10 +129,10 @@ def test_interrupted_run_leaves_a_readable_aborted_folder(tmp_path: Path, report
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert proc.returncode == 100, out + err  # nothing could be decided: inconclusive, not pass
+    assert proc.returncode == 130, out + err  # interrupted by SIGINT: never a pass, whatever was decided
     folder = RunFolder(only_run(reports))
     recorded = folder.load()
-    assert recorded.run.status == "aborted" and "interrupted" in (recorded.run.status_reason or "")
+    assert recorded.run.status == "aborted" and "interrupted by SIGINT" in (recorded.run.status_reason or "")
     assert recorded.load and recorded.endpoint
     assert (folder.path / "report.html").exists()
     assert {v.status for v in folder.read_verdicts()} <= {"INCONCLUSIVE", "PASS"}
