@@ -16,7 +16,7 @@ from harness.profile import load_profile, parse_profile
 from harness.profile.aws_requests import plan_relative_actions
 from harness.profile.budget import observation_budget_s
 from harness.record import Recorded, RunEvent, RunInfo, is_scenarios_parent, scenario_folders
-from harness.run import _apply_events, write_profile_yaml
+from harness.run.runner import _apply_events, write_profile_yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 WALKTHROUGH = yaml.safe_load((ROOT / "profiles" / "realtime-target-tracking.yaml").read_text())

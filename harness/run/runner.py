@@ -1,38 +1,5 @@
-"""One run, end to end: validate, set up, load with Locust, observe, decide, report.
+"""One run of a profile, end to end: see the package docstring (:mod:`harness.run`)."""
 
-Order matters for the promises the tool makes:
-1. the profile is validated before anything is contacted (ConfigError → 104);
-2. AWS/the emulator is checked before any traffic (InfrastructureError → 105);
-3. the run folder exists before the load starts, and every stream is appended as data arrives;
-4. after the load, observation continues until every expectation is decided or its window (plus
-   the collector's sample gap) has passed; a crash still finalises the folder (``aborted``, the reason);
-5. SIGINT/SIGTERM (:mod:`harness.load.interrupts`), at any moment, finalises it as ``aborted`` ("interrupted
-   by SIGTERM"; the CLI exits 128 + signal) in this order: Locust (SIGINT, then SIGKILL to its process group
-   after :data:`~harness.load.launch.INTERRUPT_GRACE_WALL_S`), the collector (no last poll), run.json, verdicts and
-   JUnit, the report, the emulator last. A second signal waits for nothing: the load is killed at once and
-   the report skipped, run.json still ends ``aborted``. Children die with scalecheck even on SIGKILL.
-
-Prediction: when the profile needs one (a ``within: auto`` window, an ``agrees_with_prediction``
-expectation) or with ``--predict``, the run simulates the profile (:mod:`harness.predict.simulate`, with
-``local.params`` as ``--params`` left them) from its own load start, as soon as that is known, into
-``<run folder>/prediction/`` (a run folder of ``kind`` prediction, with its own verdicts and report),
-and stores in ``run.json`` ``prediction`` what the checks take from it: the derived windows and the
-predicted capacity changes (:class:`~harness.record.PredictionInfo`). A simulation that fails leaves
-``prediction.error`` (those checks are INCONCLUSIVE) and the run goes on. ``scalecheck check``
-reads ``run.json`` and never simulates again.
-
-Against AWS (anything but ``--local``) the run changes the endpoint's scaling only with consent
-(:mod:`harness.observe.consent`), snapshots it first and puts it back however the run ends
-(:mod:`harness.observe.snapshot`); without consent it verifies the live policies (:func:`verify_live`).
-
-Scheduled actions with a relative ``at`` (``load_start+3m``) are put as ``at(...)`` as soon as the
-load has started (a ``scheduled_action_put`` event each); one already in the past aborts the run.
-
-A profile with ``scenarios`` runs each in turn (:func:`run_scenarios`): one full run folder per
-scenario under ``<reports>/<stamp>-<profile>/``, with the derived profile in its ``profile.yaml``
-(what the load generator reads) and, with ``--local``, a fresh emulator each, so that every
-scenario starts from the same state; then ``scenarios.json`` and ``comparison.html`` in the parent.
-"""
 
 from __future__ import annotations
 
@@ -82,11 +49,8 @@ from harness.record import (
     RunInfo,
     StageSpan,
     Verdict,
-    make_unique_dir,
     run_folder_name,
-    write_scenarios_index,
 )
-from harness.report.compare import write_comparison
 from harness.report.conclude import conclude
 from harness.report.html import write_report
 
@@ -451,77 +415,3 @@ def write_profile_yaml(profile: Profile, path: Path) -> None:
     """``profile`` as YAML that :func:`~harness.profile.load_profile` reads back to the same profile."""
     data = profile.model_dump(mode="json", by_alias=True, exclude_none=True)
     path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
-
-
-@dataclass(frozen=True)
-class ScenarioRun:
-    name: str
-    result: RunResult
-
-
-@dataclass(frozen=True)
-class ScenariosResult:
-    """The outcome of ``scalecheck run`` on a profile with scenarios."""
-
-    parent: Path
-    runs: list[ScenarioRun]
-    skipped: list[str]
-    comparison: Path | None
-    exit_code: int
-    interrupted: bool = False
-    signum: int | None = None  # the signal that interrupted the scenarios (exit_code is then 128 + it)
-
-
-def run_scenarios(profile: Profile, profile_path: Path, options: RunOptions,
-                  say: Callable[[str], None]) -> ScenariosResult:
-    """Run every scenario of ``profile`` in turn, each a full run folder in ``<reports>/<stamp>-<profile>/``,
-    then write ``scenarios.json`` and ``comparison.html`` there. SIGINT/SIGTERM finalises the scenario running
-    (aborted) and skips the rest; what exists is still indexed and (unless a second signal came) compared."""
-    consent_of(profile, options)  # refused before anything is contacted or written
-    parent = make_unique_dir(Path(options.reports_dir), run_folder_name(time.time(), profile.name))
-    parent_name = parent.name
-    say(f"{len(profile.scenarios)} scenarios: {', '.join(s.name for s in profile.scenarios)} in {parent}")
-    runs: list[ScenarioRun] = []
-    folders: list[tuple[str, Path]] = []  # every scenario that left a run folder, even one that raised
-    signum: int | None = None
-    try:
-        for i, sc in enumerate(profile.scenarios, start=1):
-            without = f" without {', '.join(sc.without_policies)}" if sc.without_policies else ""
-            say(f"scenario {i}/{len(profile.scenarios)}: {sc.name}{without}"
-                + (f" — {sc.description.strip()}" if sc.description.strip() else ""))
-            runner = Runner(profile.for_scenario(sc.name), profile_path, options, say, scenario=sc.name,
-                            run_id=f"{parent_name}/{sc.name}")
-            try:
-                result = runner.execute()
-            finally:
-                if runner.folder is not None:
-                    folders.append((sc.name, runner.folder.path))
-            runs.append(ScenarioRun(sc.name, result))
-            if result.interrupted:
-                signum = result.signum or signal.SIGINT
-                break
-    except KeyboardInterrupt as err:  # between scenarios, or before a scenario's folder existed
-        signum = getattr(err, "signum", signal.SIGINT)
-    finally:
-        comparison = _index_and_compare(parent, profile.name, folders, say)
-    done = {r.name for r in runs}
-    skipped = [sc.name for sc in profile.scenarios if sc.name not in done]
-    if skipped:
-        say(f"skipped scenario(s) {', '.join(skipped)} (interrupted)")
-    codes = [r.result.exit_code for r in runs] + ([exitcodes.INCONCLUSIVE] if skipped else [])
-    code = exitcodes.for_signal(signum) if signum is not None else exitcodes.worst_exit_code(codes)
-    return ScenariosResult(parent, runs, skipped, comparison, code, signum is not None, signum)
-
-
-def _index_and_compare(parent: Path, profile_name: str, folders: list[tuple[str, Path]],
-                       say: Callable[[str], None]) -> Path | None:
-    write_scenarios_index(parent, profile_name, folders)
-    if not folders:
-        return None
-    written: list[Path] = []
-    try:
-        if not interrupts.unless_hurried(lambda: written.append(write_comparison(parent, [f for _n, f in folders]))):
-            say(f"comparison skipped (interrupted again); scalecheck report {parent} writes it")
-    except Exception as err:  # the run folders are what matters; a broken comparison must not lose them
-        say(f"could not write the comparison: {type(err).__name__}: {err}")
-    return written[0] if written else None
