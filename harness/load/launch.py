@@ -110,6 +110,21 @@ def check_load_capacity(profile: Profile, speed: float, distribution: Distributi
             f"{MAX_USERS_PER_PROCESS:,}); raise user_rps, use --processes, or open loop (traffic.mode: open)")
 
 
+def check_master_port(distribution: Distribution) -> None:
+    """ConfigError when a ``--master`` could not listen where it is told to (the port is taken, e.g. by another
+    master): found before anything is contacted, instead of a run whose load never starts."""
+    if not distribution.master:
+        return
+    host, port = distribution.master_bind_host, distribution.master_bind_port
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError as err:
+            raise ConfigError(f"--master-bind-port {port}: cannot listen on {host}:{port} ({err.strerror or err}); "
+                              "another master may be running there: choose another port") from None
+
+
 def locust_command(host: str, distribution: Distribution, *extra: str) -> list[str]:
     """``python -m locust`` headless against ``host`` (the SageMaker Runtime URL), with ``extra`` flags last."""
     return [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--host", host,

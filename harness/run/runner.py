@@ -24,6 +24,7 @@ from harness.load.launch import (
     WORKERS_WAIT_S,
     Distribution,
     check_load_capacity,
+    check_master_port,
     exit_code,
     locust_command,
     start_locust,
@@ -158,6 +159,7 @@ class Runner:
 
     def execute(self) -> RunResult:
         check_load_capacity(self.profile, self.speed, self.options.distribution)  # ConfigError: nothing contacted
+        check_master_port(self.options.distribution)
         try:
             target = self._target()
             clients = self.clients = make_clients(target)

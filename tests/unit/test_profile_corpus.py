@@ -115,3 +115,18 @@ def test_the_cli_exits_104_with_one_line_and_no_traceback(tmp_path: Path, conten
     assert out.returncode == 104
     assert "Traceback" not in out.stderr and named in out.stderr
     assert len(out.stderr) < 1000
+
+
+def test_a_second_master_on_a_taken_port_is_refused_before_anything_starts() -> None:
+    import socket
+
+    from harness.load.launch import check_master_port
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(ConfigError, match=rf"--master-bind-port {port}: cannot listen on 127.0.0.1:{port}"):
+            check_master_port(Distribution(master=True, master_bind_port=port))
+    check_master_port(Distribution(master=True, master_bind_port=port))  # free again: accepted
+    check_master_port(Distribution())  # not a master: nothing to check
