@@ -17,6 +17,12 @@ predicted capacity changes (:class:`~harness.record.PredictionInfo`). A simulati
 ``prediction.error`` (those checks are INCONCLUSIVE) and the run goes on. ``scalecheck check``
 reads ``run.json`` and never simulates again.
 
+Cost (:mod:`harness.profile.pricing`, :mod:`harness.checks.cost`): before anything is contacted the run
+simulates the profile and says the expected instance-hours and cost (:mod:`harness.predict.cost`); while it
+observes, the profile's ``stop`` conditions and the cost cap are evaluated on the folder
+(:func:`harness.checks.stop.should_stop`) and the first that trips stops the load: the run finalises as
+``stopped`` with the reason (exit 103). Every run ends with ``cost.json`` (:mod:`harness.report.cost`).
+
 Scheduled actions with a relative ``at`` (``load_start+3m``) are put as ``at(...)`` as soon as the
 load has started (a ``scheduled_action_put`` event each); one already in the past aborts the run.
 
@@ -40,16 +46,20 @@ from pathlib import Path
 import yaml
 
 from harness import checks, exitcodes
+from harness.checks.cost import CostFigures
+from harness.checks.stop import should_stop
 from harness.emulator.process import EmulatorProcess
 from harness.errors import ConfigError
 from harness.load.launch import WORKERS_WAIT_S, Distribution, locust_command
 from harness.observe.aws import Clients, Target, check_access, emulator_clock, make_clients
 from harness.observe.collector import Collector
 from harness.observe.setup import prepare, put_relative_action
+from harness.predict.cost import announce_expected
 from harness.profile import Profile
 from harness.profile.aws_requests import plan_relative_actions
 from harness.profile.budget import observation_budget_s
 from harness.profile.durations import format_span
+from harness.profile.pricing import Price, plan_cost
 from harness.profile.traffic import stage_starts
 from harness.record import (
     Clock,
@@ -65,6 +75,7 @@ from harness.record import (
 )
 from harness.report.compare import write_comparison
 from harness.report.conclude import conclude
+from harness.report.cost import record_cost
 
 STATUS_EVERY_WALL_S = 5.0
 OBSERVE_EVERY_WALL_S = 0.25  # how often the run re-evaluates the checks while it observes
@@ -84,6 +95,8 @@ class RunOptions:
     locust_args: tuple[str, ...] = ()
     predict: bool = False  # simulate the profile even when no expectation needs the prediction
     distribution: Distribution = Distribution()  # one Locust process, or several (harness/load/launch.py)
+    offer_prices: dict[str, Price] | None = None  # --price-file: AWS's SageMaker offer file (profile/pricing.py)
+    max_cost_usd: float | None = None  # --max-cost-usd (with cost.max_usd: the lower one)
 
 
 @dataclass(frozen=True)
@@ -150,6 +163,10 @@ class Runner:
         self.locust: subprocess.Popen[bytes] | None = None
         self.actions_put = False
         self.predicted = not (options.predict or profile.needs_prediction)  # True: nothing (more) to predict
+        self.cost_plan = plan_cost(profile.endpoint.instance_type, options.region or profile.region,
+                                   overrides=profile.cost.prices, offer=options.offer_prices,
+                                   profile_max_usd=profile.cost.max_usd, flag_max_usd=options.max_cost_usd)
+        self.expected_cost: tuple[CostFigures | None, str | None] = (None, None)  # announce_expected
 
     def _target(self) -> Target:
         region = self.options.region or self.profile.region
@@ -160,6 +177,7 @@ class Runner:
 
     def execute(self) -> RunResult:
         try:
+            self.expected_cost = announce_expected(self.profile, self.cost_plan, self.say)
             target = self._target()
             clients = self.clients = make_clients(target)
             check_access(clients, target)
@@ -242,6 +260,9 @@ class Runner:
                 self.folder.write_run(run)
                 recorded.run = run
             evaluation = checks.evaluate(recorded, self.profile, final=False)
+            if (stop := should_stop(recorded, self.profile, self.cost_plan)) is not None:
+                self.folder.append("events", RunEvent(ts=clock.endpoint_ts(), kind="stopped", detail=stop.reason))
+                return "stopped", stop.reason
             locust_done = self.locust.poll() is not None
             if time.monotonic() - last_status >= STATUS_EVERY_WALL_S:
                 last_status = time.monotonic()
@@ -348,10 +369,11 @@ class Runner:
         run = _apply_events(recorded, self.profile)
         run = run.model_copy(update={"status": status, "status_reason": reason,
                                      "ended_ts": recorded.endpoint[-1].ts if recorded.endpoint else run.started_ts})
-        if run.load_start_ts is not None and run.load_end_ts is None and status == "complete":
+        if run.load_start_ts is not None and run.load_end_ts is None and status in ("complete", "stopped"):
             run = run.model_copy(update={"load_end_ts": run.ended_ts})
         self.folder.write_run(run)
         recorded.run = run
+        record_cost(recorded, self.cost_plan, *self.expected_cost)  # cost.json, before the report shows it
         invalid = checks.invalid_load(recorded, self.profile) if status == "complete" else None
         if invalid is not None:  # the verdicts are still computed; the exit code says 101 (checks.exit_code)
             status, reason = "invalid", invalid + (f"; {reason}" if reason else "")
@@ -363,8 +385,8 @@ class Runner:
         if self.emulator is not None:
             self.emulator.stop()
             self.emulator = None
-        return RunResult(self.folder.path, verdicts, checks.exit_code(verdicts, invalid=invalid is not None),
-                         status, reason)
+        code = exitcodes.STOPPED if status == "stopped" else checks.exit_code(verdicts, invalid=invalid is not None)
+        return RunResult(self.folder.path, verdicts, code, status, reason)
 
     def _finish_quietly(self, status: str, reason: str | None) -> None:
         try:

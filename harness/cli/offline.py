@@ -33,13 +33,16 @@ def cmd_check(args: argparse.Namespace) -> int:
             folder, verdicts = recheck(run_dir)
             print_verdicts(verdicts, None)
             run = folder.read_run()
-            if run.status == "invalid":
-                say(f"run invalid: {run.status_reason}")
+            if run.status in ("invalid", "stopped"):
+                say(f"run {run.status}: {run.status_reason}")
+            if run.status == "stopped":
+                return exitcodes.STOPPED
             return checks.exit_code(verdicts, invalid=run.status == "invalid")
         codes = []
         for name, folder in scenario_folders(run_dir):
             _folder, verdicts = recheck(folder)
-            code = checks.exit_code(verdicts, invalid=_folder.read_run().status == "invalid")
+            status = _folder.read_run().status
+            code = exitcodes.STOPPED if status == "stopped" else checks.exit_code(verdicts, invalid=status == "invalid")
             codes.append(code)
             print(f"scenario {name} (exit {code}): {folder}")
             print_verdicts(verdicts, None)
