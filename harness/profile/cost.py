@@ -55,7 +55,7 @@ class CostSpec(_Spec):
             if not re.match(_INSTANCE_TYPE, name):
                 raise ValueError(f"{name!r} is not a SageMaker instance type (like ml.m5.large)")
             if not usd > 0:
-                raise ValueError(f"{name}: {usd!r} is not a price; give USD per instance-hour, above 0")
+                raise ValueError(f"{name}: {usd:g} is not a price; give USD per instance-hour, above 0")
         return value
 
 
