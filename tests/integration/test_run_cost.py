@@ -61,6 +61,7 @@ def test_an_error_rate_stop_condition_stops_an_overloaded_run_early(tmp_path: Pa
     assert observed["usd"] == observed["instance_seconds"] * 0.115 / 3600
     assert any(line.startswith("cost observed: ") for line in result.stdout.splitlines())
     assert (folder.path / "verdicts.json").exists()
+    assert 'type="stopped" message="run stopped: stop condition: error rate' in (folder.path / "junit.xml").read_text()
     assert scalecheck("check", str(folder.path)).returncode == 103
 
 
