@@ -22,6 +22,10 @@ INCONCLUSIVE: Final = 100
 INVALID_RUN: Final = 101
 """The load generator could not offer the profile's load (saturated), so the run proves nothing."""
 
+STOPPED: Final = 103
+"""The run was stopped early by a profile stop condition (``stop:``) or the cost cap (``cost.max_usd``,
+``--max-cost-usd``): its load was cut short, ``run.json`` says ``stopped`` and why."""
+
 INVALID_CONFIG: Final = 104
 """The profile or the arguments were rejected before any traffic was sent."""
 
@@ -40,12 +44,13 @@ def for_signal(signum: int) -> int:
     return 128 + int(signum)
 
 # Severity of the outcome exit codes, worst last: an expectation failed beats an invalid run beats an
-# inconclusive one beats a pass; configuration and infrastructure errors and interrupts beat them all. (Across runs: a
+# inconclusive one beats a pass; a run stopped early (a safety stop) beats those; configuration and
+# infrastructure errors and interrupts beat them all. (Across runs: a
 # trustworthy FAIL of one scenario outranks another scenario's invalid load. Within one run an invalid
 # load wins over its own FAILs, which it makes untrustworthy: checks.exit_code.)
-_SEVERITY = {OK: 0, INCONCLUSIVE: 1, INVALID_RUN: 2, FAILED: 3}
+_SEVERITY = {OK: 0, INCONCLUSIVE: 1, INVALID_RUN: 2, FAILED: 3, STOPPED: 4}
 
 
 def worst_exit_code(codes: list[int]) -> int:
     """The most severe of several runs' exit codes (``OK`` for none)."""
-    return max(codes, key=lambda c: _SEVERITY.get(c, 4), default=OK)
+    return max(codes, key=lambda c: _SEVERITY.get(c, 5), default=OK)

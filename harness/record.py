@@ -15,6 +15,8 @@ A run leaves ``reports/<UTC-stamp>-<profile>/`` holding:
                       ``--predict``: the simulator's run folder for this run (``kind`` prediction,
                       started at the run's load start); ``run.json`` ``prediction`` keeps what the
                       checks take from it (:class:`PredictionInfo`).
+``cost.json``         instance-seconds and cost, observed and expected, with the price and its source
+                      (:mod:`harness.report.cost`).
 ``verdicts.json``     list of :class:`Verdict`.
 ``junit.xml``, ``report.html``.
 
@@ -38,7 +40,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 SCHEMA_VERSION = 1
 
-RunStatus = Literal["running", "complete", "invalid", "aborted"]
+RunStatus = Literal["running", "complete", "invalid", "aborted", "stopped"]
 VerdictStatus = Literal["PASS", "FAIL", "INCONCLUSIVE"]
 
 

@@ -24,9 +24,9 @@
                                          params file for run --local --params F, emulator --params F
 
 Exit codes (harness/exitcodes.py): 0 pass · 99 an expectation failed · 100 inconclusive ·
-101 invalid run · 104 invalid configuration (nothing sent) · 105 infrastructure error · 130 / 143
-interrupted by SIGINT / SIGTERM (the run folder ends ``aborted``). Several scenarios exit with the worst
-of theirs (99 > 101 > 100 > 0).
+101 invalid run · 103 stopped early by a stop condition or the cost cap · 104 invalid configuration
+(nothing sent) · 105 infrastructure error · 130 / 143 interrupted by SIGINT / SIGTERM (the run folder ends
+``aborted``). Several scenarios exit with the worst of theirs (103 > 99 > 101 > 100 > 0).
 """
 
 from __future__ import annotations

@@ -40,7 +40,7 @@ def _distribution(args: argparse.Namespace, profile: Profile) -> Distribution:
         raise ConfigError(f"{', '.join(flags)} only apply with --worker")
     if processes is not None and processes < 1:
         raise ConfigError(f"--processes {processes}: must be at least 1 (the number of Locust worker processes)")
-    if worker and (flags := given("local", "speed", "predict", "params")):
+    if worker and (flags := given("local", "speed", "predict", "params", "price_file", "max_cost_usd")):
         raise ConfigError(f"--worker with {', '.join(flags)}: a worker only sends load; the master's run decides "
                           "these (pass them to scalecheck run --master)")
     if (master or worker) and profile.scenarios:
@@ -93,11 +93,17 @@ def _run(args: argparse.Namespace, *, demo: bool) -> int:
                               endpoint_url=args.endpoint_url, aws_profile=args.aws_profile, say=say)
         if getattr(args, "params", None):
             profile = _with_params_file(profile, args.params)
+        offer = None
+        if getattr(args, "price_file", None):
+            from harness.profile.pricing import load_offer_file
+
+            offer = load_offer_file(args.price_file, getattr(args, "region", None) or profile.region)
         options = RunOptions(local=demo or args.local, speed=args.speed, reports_dir=Path(args.reports),
                              region=getattr(args, "region", None), endpoint_url=getattr(args, "endpoint_url", None),
                              aws_profile=getattr(args, "aws_profile", None), predict=getattr(args, "predict", False),
                              distribution=distribution, apply_scaling=getattr(args, "apply_scaling", False),
-                             allow_create=getattr(args, "allow_create", False))
+                             allow_create=getattr(args, "allow_create", False), offer_prices=offer,
+                             max_cost_usd=getattr(args, "max_cost_usd", None))
         if profile.scenarios:
             scenarios = run_scenarios(profile, path, options, say)
         else:
@@ -115,7 +121,17 @@ def _run(args: argparse.Namespace, *, demo: bool) -> int:
         say(f"run {result.status}" + (f": {result.reason}" if result.reason else ""))
     report = result.folder / "report.html"
     print_verdicts(result.verdicts, report if report.exists() else None)
+    _print_cost(result.folder)
     return result.exit_code
+
+
+def _print_cost(folder: Path, prefix: str = "") -> None:
+    """The run's cost lines (``cost.json``) on stdout, after the verdicts."""
+    from harness.report.cost import cost_lines, read_cost
+
+    data = read_cost(folder)
+    for line in cost_lines(data) if data is not None else []:
+        print(f"{prefix}cost {line}")
 
 
 def _with_params_file(profile: Profile, params_file: str) -> Profile:
@@ -139,6 +155,7 @@ def _print_scenarios(scenarios: ScenariosResult) -> None:
         statuses = " ".join(v.status for v in r.verdicts) or "(no expectations)"
         state = "" if r.status == "complete" and not r.reason else f"  [{r.status}: {r.reason}]"
         print(f"scenario {run.name:<{width}}  exit {r.exit_code:<3}  {statuses}  {r.folder}{state}")
+        _print_cost(r.folder, prefix=f"scenario {run.name:<{width}}  ")
     for name in scenarios.skipped:
         print(f"scenario {name:<{width}}  skipped (interrupted)")
     if scenarios.comparison is not None:

@@ -34,14 +34,17 @@ def cmd_check(args: argparse.Namespace) -> int:
             _say_problems(problems)
             print_verdicts(verdicts, None)
             run = folder.read_run()
-            if run.status == "invalid":
-                say(f"run invalid: {run.status_reason}")
+            if run.status in ("invalid", "stopped"):
+                say(f"run {run.status}: {run.status_reason}")
+            if run.status == "stopped":
+                return exitcodes.STOPPED
             return checks.exit_code(verdicts, invalid=run.status == "invalid")
         codes = []
         for name, folder in scenario_folders(run_dir):
             _folder, verdicts, problems = recheck(folder)
             _say_problems(problems)
-            code = checks.exit_code(verdicts, invalid=_folder.read_run().status == "invalid")
+            status = _folder.read_run().status
+            code = exitcodes.STOPPED if status == "stopped" else checks.exit_code(verdicts, invalid=status == "invalid")
             codes.append(code)
             print(f"scenario {name} (exit {code}): {folder}")
             print_verdicts(verdicts, None)
@@ -121,12 +124,32 @@ def profile_summary(profile: Profile) -> list[str]:
         return f"expect {source_text(exp)}" + (f"  ({exp.name})" if exp.name else "")
 
     lines += [expect(exp) for exp in profile.expectations]
+    lines += _cost_summary(profile)
     for sc in profile.scenarios:
         without = f"without {', '.join(sc.without_policies)}" if sc.without_policies else "all policies"
         own = "" if sc.expectations is None else f", its own {len(sc.expectations)} expectation(s)"
         desc = f" — {' '.join(sc.description.split())}" if sc.description.strip() else ""
         lines.append(f"scenario {sc.name}: {without}{own}{desc}")
         lines += [f"  {expect(exp)}" for exp in sc.expectations or []]
+    return lines
+
+
+def _cost_summary(profile: Profile) -> list[str]:
+    """The price the run would use (or "no price"), the cap and the stop conditions."""
+    from harness.errors import ConfigError
+    from harness.profile.pricing import format_usd, plan_cost
+
+    try:
+        plan = plan_cost(profile.endpoint.instance_type, profile.region, overrides=profile.cost.prices,
+                         profile_max_usd=profile.cost.max_usd)
+        lines = [f"price {plan.price_text()}"]
+        if plan.max_usd is not None:
+            lines.append(f"cost cap {format_usd(plan.max_usd)}")
+    except ConfigError as err:
+        lines = [f"cost: {err}"]
+    for cond in profile.stop:
+        fields = cond.model_dump(by_alias=True, exclude={"type"})
+        lines.append(f"stop on {cond.type} " + ", ".join(f"{k} {v}" for k, v in fields.items()))
     return lines
 
 

@@ -6,6 +6,10 @@ import argparse
 
 from harness import __version__
 
+EXIT_CODES = ("exit codes: 0 pass · 99 an expectation failed · 100 inconclusive · 101 invalid run · 103 stopped "
+              "early by a stop condition or the cost cap · 104 invalid configuration (nothing sent) · 105 "
+              "infrastructure error")
+
 
 def _positive(text: str) -> float:
     try:
@@ -19,7 +23,7 @@ def _positive(text: str) -> float:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="scalecheck", description="Prove that a SageMaker endpoint "
-                                     "autoscales the way you think it does.")
+                                     "autoscales the way you think it does.", epilog=EXIT_CODES)
     parser.add_argument("--version", action="version", version=f"scalecheck {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -57,6 +61,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--params", metavar="FILE", help="--local: model parameters file (e.g. from scalecheck "
                    "calibrate), merged over the profile's local.params")
     consent_flags(p)
+    p.add_argument("--price-file", metavar="FILE", help="AWS's SageMaker offer file (Price List bulk JSON, "
+                   "AmazonSageMaker) to price the instance type from, instead of the shipped snapshot; the "
+                   "profile's cost.prices still win")
+    p.add_argument("--max-cost-usd", type=_positive, metavar="USD", help="stop the run (exit 103) once its "
+                   "observed instance cost reaches USD (with the profile's cost.max_usd: the lower one)")
     dist = p.add_argument_group(
         "distributed load", "Locust's own distribution: the rate is split across the workers, the collector runs "
         "once (here, with the master) and the workers' per-interval load is merged into one load.jsonl")

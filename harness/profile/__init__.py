@@ -8,7 +8,8 @@ Durations are written like ``250s``, ``5m``, ``1h30m`` and are held as float sec
 The schema is split by section: :mod:`~harness.profile.endpoint` (``endpoint:``),
 :mod:`~harness.profile.scaling` (``scaling:``), :mod:`~harness.profile.stages` (``traffic:``),
 :mod:`~harness.profile.expectations` (``expectations:``), :mod:`~harness.profile.settings`
-(``local:``, ``collector:``, ``prediction:``), :mod:`~harness.profile.model` (the whole
+(``local:``, ``collector:``, ``prediction:``), :mod:`~harness.profile.cost` (``cost:``, ``stop:``; prices
+in :mod:`~harness.profile.pricing`), :mod:`~harness.profile.model` (the whole
 :class:`Profile` and its checks across sections) and :mod:`~harness.profile.loading` (reading a
 file). The names below are the package's interface; import them from here. The traffic arithmetic
 over a profile's stages is :mod:`harness.profile.traffic`, imported by its users directly.
@@ -16,6 +17,7 @@ over a profile's stages is :mod:`harness.profile.traffic`, imported by its users
 
 from __future__ import annotations
 
+from harness.profile.cost import CostSpec, ErrorRateStop, InstancesStop, LatencyStop, StopCondition
 from harness.profile.endpoint import AsyncSpec, EndpointSpec
 from harness.profile.expectations import (
     AgreesWithPredictionExpectation,
@@ -50,8 +52,12 @@ __all__ = [
     "BacklogDrainedExpectation",
     "CapacityAtExpectation",
     "CollectorSpec",
+    "CostSpec",
     "EndpointSpec",
     "ErrorRateExpectation",
+    "ErrorRateStop",
+    "InstancesStop",
+    "LatencyStop",
     "LocalSpec",
     "MaxInstancesExpectation",
     "MetricSpec",
@@ -69,6 +75,7 @@ __all__ = [
     "Stage",
     "StepPolicy",
     "StepSpec",
+    "StopCondition",
     "TargetTrackingPolicy",
     "TrafficSpec",
     "load_profile",

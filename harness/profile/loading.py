@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from harness.profile.cost import STOP_TYPES
 from harness.profile.durations import short_repr
 from harness.profile.expectations import EXPECTATION_TYPES
 from harness.profile.model import Profile
@@ -36,13 +37,16 @@ class ProfileError(ValueError):
 
 def _loc(loc: tuple[Any, ...]) -> str:
     out = ""
+    previous: Any = None
     for part in loc:
+        tag = part in {"target_tracking", "step", *EXPECTATION_TYPES, *STOP_TYPES}
         if isinstance(part, int):
             out += f"[{part}]"
-        elif part in {"target_tracking", "step", *EXPECTATION_TYPES, "function-after"}:
-            continue  # discriminator tags pydantic inserts into the path
+        elif part == "function-after" or (tag and isinstance(previous, int)):
+            pass  # discriminator tags pydantic inserts into the path (after a list index)
         else:
             out += ("." if out else "") + str(part)
+        previous = part if part != "function-after" else previous
     return out or "(top level)"
 
 

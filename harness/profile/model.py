@@ -6,7 +6,8 @@ scheduled action's ``at`` and an expectation's ``stage`` name a traffic stage; `
 ``backlog_drained`` and ``scale_to_zero`` need an async endpoint, ``scale_from_zero`` / ``scale_to_zero``
 a min_capacity of 0; ``scaled_by`` names a policy (when ``scaling.apply``); expectation labels and
 scenario names are unique; a scenario drops only policies that exist; an async endpoint does not track
-SageMakerVariantInvocationsPerInstance. :meth:`Profile.for_scenario` re-validates the profile as one
+SageMakerVariantInvocationsPerInstance; an ``instances`` stop condition is not below the starting instance
+count. :meth:`Profile.for_scenario` re-validates the profile as one
 scenario runs it. Reading a file is :mod:`harness.profile.loading`.
 """
 
@@ -17,6 +18,7 @@ from typing import Any
 from pydantic import Field, model_validator
 
 from harness.profile.base import _Spec
+from harness.profile.cost import CostSpec, InstancesStop, StopCondition
 from harness.profile.endpoint import EndpointSpec
 from harness.profile.expectations import Expectation
 from harness.profile.scaling import ScalingSpec, TargetTrackingPolicy
@@ -48,6 +50,8 @@ class Profile(_Spec):
     collector: CollectorSpec = Field(default_factory=CollectorSpec)
     prediction: PredictionSpec = Field(default_factory=PredictionSpec)
     scenarios: list[ScenarioSpec] = Field(default_factory=list)
+    cost: CostSpec = Field(default_factory=CostSpec)
+    stop: list[StopCondition] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Profile:
@@ -58,6 +62,12 @@ class Profile(_Spec):
                 f"endpoint.initial_instance_count {ep.initial_instance_count} is outside "
                 f"scaling [{s.min_capacity}, {s.max_capacity}]")
         stages = {st.name for st in self.traffic.stages}
+        for i, cond in enumerate(self.stop):
+            floor = max(s.min_capacity, ep.initial_instance_count)
+            if isinstance(cond, InstancesStop) and cond.above < floor:
+                raise ValueError(f"stop[{i}].above: {cond.above} instances is below what the endpoint starts with "
+                                 f"({floor}: scaling.min_capacity / endpoint.initial_instance_count); it would stop "
+                                 "every run at once")
         self._check_expectations(self.expectations, "expectations", stages)
         policies = {p.name for p in s.policies}
         for i, sc in enumerate(self.scenarios):

@@ -4,7 +4,9 @@
 ``<folder>/report.html``. The page works offline and makes no network request: plotly.js is inlined,
 there are no external scripts, styles, fonts or images, and a Content-Security-Policy ``<meta>``
 forbids any fetch even if a future plotly.js tried one. Every text taken from the folder is escaped.
-The page holds what the folder holds — no credentials, no environment data; the emulator's
+The run's status says why it ended early (aborted, invalid, stopped by a stop condition or the cost cap)
+and ``cost.json``, when present, is shown as a short cost row (:mod:`harness.report.cost`). The page holds
+what the folder holds — no credentials, no environment data; the emulator's
 ``endpoint_url`` and the resolved profile are deliberately left out (the profile may name an IAM role
 or an S3 location; the user's expectation text is quoted per verdict).
 
@@ -25,6 +27,7 @@ import plotly.io as pio
 from harness.profile import Profile, StepPolicy, TargetTrackingPolicy
 from harness.record import Recorded, RunFolder, RunInfo, Verdict
 from harness.report.context import adjustment_text, comparison_symbol, run_profile
+from harness.report.cost import cost_lines, read_cost
 from harness.report.figures import timeline_figure
 
 # plotly.js offers a "Share chart..." button that uploads the chart to Plotly Cloud: a report must
@@ -146,6 +149,8 @@ def _meta(run: RunInfo, verdicts: list[Verdict], recorded: Recorded) -> str:
         status = f"aborted — {run.status_reason or 'no reason recorded'}"
     elif run.status == "invalid":
         status = f"invalid load, the verdicts cannot be trusted — {run.status_reason or 'no reason recorded'}"
+    elif run.status == "stopped":
+        status = f"stopped early — {run.status_reason or 'no reason recorded'}"
     elif run.status == "running":
         status = "did not finish (status still ‘running’: the folder may be incomplete)"
     outcome = overall_outcome(verdicts)
@@ -173,6 +178,9 @@ def _meta(run: RunInfo, verdicts: list[Verdict], recorded: Recorded) -> str:
         shown = recorded.problems[:10] + ([f"… and {len(recorded.problems) - 10} more"]
                                           if len(recorded.problems) > 10 else [])
         rows.append(("Unreadable lines", shown))
+    cost = read_cost(recorded.path)
+    if cost is not None:
+        rows.append(("Cost", cost_lines(cost)))
     body = "".join(f"<dt>{escape(k)}</dt><dd>{escape(v) if isinstance(v, str) else '<br>'.join(map(escape, v))}</dd>"
                    for k, v in rows)
     body += (f'<dt>Outcome</dt><dd><span class="badge {outcome}" id="outcome">{outcome}</span> '

@@ -10,8 +10,9 @@ One ``<testsuite>`` per run, one ``<testcase>`` per verdict (``classname`` = ``s
   undecided expectation must never look like a pass (docs/architecture.md "Checks"). ``<error>`` is counted in
   ``errors=`` and turns the build red/unstable everywhere.
 
-When the run did not complete (``status`` ``aborted`` or still ``running``) one more testcase,
-``name="run"``, carries ``<error type="aborted">`` (or ``type="incomplete"``) with the reason, so that an
+When the run did not complete (``status`` ``aborted``, ``stopped`` early, or still ``running``) one more
+testcase, ``name="run"``, carries ``<error type="aborted">`` (``type="stopped"``, or ``type="incomplete"``)
+with the reason, so that an
 interrupted run with few or no verdicts cannot show up as green either. Each testcase has
 ``<properties>`` with its evidence timestamps (UTC epoch seconds of endpoint time) and the user's
 source text; the suite's ``<properties>`` name the run (id, kind, mode, speed, endpoint, region,
@@ -92,8 +93,8 @@ def junit_xml(run: RunInfo, verdicts: list[Verdict]) -> str:
     for v in verdicts:
         _testcase(suite, _clean(classname), v)
     if run.status != "complete":
-        kind = "aborted" if run.status == "aborted" else "incomplete"
-        reason = run.status_reason or ("no reason recorded" if kind == "aborted"
+        kind = run.status if run.status in ("aborted", "stopped") else "incomplete"
+        reason = run.status_reason or ("no reason recorded" if kind != "incomplete"
                                        else "run.json still says 'running': the run did not finish")
         case = ET.SubElement(suite, "testcase", classname=_clean(classname), name="run", time="0")
         ET.SubElement(case, "error", type=kind, message=_clean(f"run {kind}: {reason}")).text = _clean(

@@ -25,6 +25,12 @@ Against AWS (anything but ``--local``) the run changes the endpoint's scaling on
 (:mod:`harness.observe.consent`), snapshots it first and puts it back however the run ends
 (:mod:`harness.observe.snapshot`); without consent it verifies the live policies (:func:`verify_live`).
 
+Cost (:mod:`harness.profile.pricing`, :mod:`harness.checks.cost`): before anything is contacted the run
+simulates the profile and says the expected instance-hours and cost (:mod:`harness.predict.cost`); while it
+observes, the profile's ``stop`` conditions and the cost cap are evaluated on the folder
+(:func:`harness.checks.stop.should_stop`) and the first that trips stops the load: the run finalises as
+``stopped`` with the reason (exit 103). Every run ends with ``cost.json`` (:mod:`harness.report.cost`).
+
 Scheduled actions with a relative ``at`` (``load_start+3m``) are put as ``at(...)`` as soon as the
 load has started (a ``scheduled_action_put`` event each); one already in the past aborts the run.
 

@@ -17,6 +17,8 @@ from pathlib import Path
 import yaml
 
 from harness import checks, exitcodes
+from harness.checks.cost import CostFigures
+from harness.checks.stop import should_stop
 from harness.emulator.process import EmulatorProcess
 from harness.errors import ConfigError, signal_name
 from harness.load import interrupts
@@ -36,10 +38,12 @@ from harness.observe.consent import Consent, resolve_consent
 from harness.observe.livepolicy import verify_live
 from harness.observe.setup import prepare, put_relative_action
 from harness.observe.snapshot import ScalingGuard
+from harness.predict.cost import announce_expected
 from harness.profile import Profile
 from harness.profile.aws_requests import plan_relative_actions
 from harness.profile.budget import observation_budget_s
 from harness.profile.durations import format_span
+from harness.profile.pricing import Price, plan_cost
 from harness.profile.traffic import stage_starts
 from harness.record import (
     Clock,
@@ -53,6 +57,7 @@ from harness.record import (
     run_folder_name,
 )
 from harness.report.conclude import conclude
+from harness.report.cost import record_cost
 from harness.report.html import write_report
 
 STATUS_EVERY_WALL_S = 5.0
@@ -75,6 +80,8 @@ class RunOptions:
     distribution: Distribution = Distribution()  # one Locust process, or several (harness/load/launch.py)
     apply_scaling: bool = False  # --apply-scaling: may put the profile's scaling against AWS (restored after)
     allow_create: bool = False  # --allow-create: may create the endpoint against AWS
+    offer_prices: dict[str, Price] | None = None  # --price-file: AWS's SageMaker offer file (profile/pricing.py)
+    max_cost_usd: float | None = None  # --max-cost-usd (with cost.max_usd: the lower one)
 
 
 @dataclass(frozen=True)
@@ -149,6 +156,10 @@ class Runner:
         self.locust: subprocess.Popen[bytes] | None = None
         self.actions_put = False
         self.predicted = not (options.predict or profile.needs_prediction)  # True: nothing (more) to predict
+        self.cost_plan = plan_cost(profile.endpoint.instance_type, options.region or profile.region,
+                                   overrides=profile.cost.prices, offer=options.offer_prices,
+                                   profile_max_usd=profile.cost.max_usd, flag_max_usd=options.max_cost_usd)
+        self.expected_cost: tuple[CostFigures | None, str | None] = (None, None)  # announce_expected
 
     def _target(self) -> Target:
         region = self.options.region or self.profile.region
@@ -161,6 +172,7 @@ class Runner:
         check_load_capacity(self.profile, self.speed, self.options.distribution)  # ConfigError: nothing contacted
         check_master_port(self.options.distribution)
         try:
+            self.expected_cost = announce_expected(self.profile, self.cost_plan, self.say)
             target = self._target()
             clients = self.clients = make_clients(target)
             check_access(clients, target)
@@ -259,6 +271,9 @@ class Runner:
                 self.folder.write_run(run)
                 recorded.run = run
             evaluation = checks.evaluate(recorded, self.profile, final=False)
+            if (stop := should_stop(recorded, self.profile, self.cost_plan)) is not None:
+                self.folder.append("events", RunEvent(ts=clock.endpoint_ts(), kind="stopped", detail=stop.reason))
+                return "stopped", stop.reason
             locust_code = exit_code(self.locust)  # (not reaped: stop_locust signals its process group first)
             locust_done = locust_code is not None
             if time.monotonic() - last_status >= STATUS_EVERY_WALL_S:
@@ -376,10 +391,11 @@ class Runner:
         run = _apply_events(recorded, self.profile)
         run = run.model_copy(update={"status": status, "status_reason": reason,
                                      "ended_ts": recorded.endpoint[-1].ts if recorded.endpoint else run.started_ts})
-        if run.load_start_ts is not None and run.load_end_ts is None and status == "complete":
+        if run.load_start_ts is not None and run.load_end_ts is None and status in ("complete", "stopped"):
             run = run.model_copy(update={"load_end_ts": run.ended_ts})
         self.folder.write_run(run)
         recorded.run = run
+        record_cost(recorded, self.cost_plan, *self.expected_cost)  # cost.json, before the report shows it
         refused = checks.credentials_refused(recorded) if status == "complete" else None
         invalid = checks.invalid_load(recorded, self.profile) if status == "complete" and not refused else None
         if refused or invalid:  # the verdicts are still computed; the exit code says 105 or 101
@@ -393,7 +409,10 @@ class Runner:
             self.say(f"report skipped; scalecheck report {self.folder.path} writes it")
         self.folder.close()
         self._stop_emulator(interrupted=interrupted)
-        code = exitcodes.INFRASTRUCTURE if refused else checks.exit_code(verdicts, invalid=invalid is not None)
+        if refused:
+            code = exitcodes.INFRASTRUCTURE
+        else:
+            code = exitcodes.STOPPED if status == "stopped" else checks.exit_code(verdicts, invalid=invalid is not None)
         return RunResult(self.folder.path, verdicts, code, status, reason)
 
     def _finish_quietly(self, status: str, reason: str | None) -> None:

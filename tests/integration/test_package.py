@@ -78,3 +78,5 @@ def test_init_then_run_outside_the_checkout(installed: Path, tmp_path: Path) -> 
         ["PASS", "PASS", "PASS"]
     (folder,) = (tmp_path / "reports").iterdir()
     assert (folder / "report.html").is_file() and (folder / "load.jsonl").stat().st_size > 0
+    # the price snapshot ships inside the wheel: the run priced its instances from it
+    assert '"origin": "snapshot"' in (folder / "cost.json").read_text()
