@@ -28,7 +28,7 @@ import pytest
 
 from harness.autoscaling.params import ModelParams
 from harness.emulator.fastpath import attached
-from tests.conftest import ROOT, shortened_profile, write_profile
+from tests.conftest import CONSENT, REAL_MODEL, ROOT, shortened_profile, write_profile
 from tests.emulator_support import running
 
 pytestmark = pytest.mark.integration
@@ -42,6 +42,7 @@ PARAMS = ModelParams(**shortened_profile()["local"]["params"])
 
 def _profile(tmp_path: Path, load_s: int) -> Path:
     data = shortened_profile()
+    data["endpoint"] = {**data["endpoint"], **REAL_MODEL}  # --allow-create against the emulator (AWS mode)
     data["traffic"]["stages"][0]["duration"] = f"{load_s}s"
     data["local"]["speed"] = SPEED
     return write_profile(tmp_path, data)
@@ -235,7 +236,7 @@ def assert_endpoint_quiet(emu: object) -> None:
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_interrupting_a_run_against_an_endpoint_url(tmp_path: Path, signum: int, phase: str) -> None:
     with running(PARAMS, speed=SPEED) as (emu, handle), \
-            scalecheck_run(tmp_path, _profile(tmp_path, LOAD_S[phase]), "--endpoint-url", handle.url) as run:
+            scalecheck_run(tmp_path, _profile(tmp_path, LOAD_S[phase]), "--endpoint-url", handle.url, *CONSENT) as run:
         run.wait_for(phase, lambda: PHASES[phase](run))
         sent_before = requests_seen(emu)
         took = run.signal_and_wait(signum)
@@ -256,7 +257,7 @@ def test_interrupting_a_run_against_an_endpoint_url(tmp_path: Path, signum: int,
 def test_sigkill_during_the_load_takes_locust_along(tmp_path: Path, processes: int | None) -> None:
     extra = ["--processes", str(processes)] if processes else []
     with running(PARAMS, speed=SPEED) as (emu, handle), \
-            scalecheck_run(tmp_path, _profile(tmp_path, 600), "--endpoint-url", handle.url, *extra) as run:
+            scalecheck_run(tmp_path, _profile(tmp_path, 600), "--endpoint-url", handle.url, *CONSENT, *extra) as run:
         run.wait_for("the load", lambda: loaded(run))
         if processes:  # the forked workers are up (the master's children)
             run.wait_for("the workers", lambda: len(_tagged(run.folder(), run.proc.pid)) >= 1 + processes)
