@@ -23,10 +23,11 @@ INVALID_RUN: Final = 101
 """The load generator could not offer the profile's load (saturated), so the run proves nothing."""
 
 INVALID_CONFIG: Final = 104
-"""The profile or the arguments were rejected before any traffic was sent."""
+"""The profile or the arguments were rejected before any traffic was sent (also: an AWS profile name that does not
+exist, endpoint settings that would load one place and observe another, a failed preflight check the profile fixes)."""
 
 INFRASTRUCTURE: Final = 105
-"""AWS or the emulator was unreachable, or credentials were missing or refused."""
+"""AWS or the emulator was unreachable, credentials were missing, expired or refused, or a preflight check failed."""
 
 # Severity of the outcome exit codes, worst last: an expectation failed beats an invalid run beats an
 # inconclusive one beats a pass; configuration and infrastructure errors beat them all. (Across runs: a

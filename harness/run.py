@@ -2,7 +2,8 @@
 
 Order matters for the promises the tool makes:
 1. the profile is validated before anything is contacted (ConfigError → 104);
-2. AWS/the emulator is checked before any traffic (InfrastructureError → 105);
+2. every service's endpoint is resolved once (harness/observe/aws.py ``Target``) and a preflight checks AWS/the
+   emulator before any traffic (harness/observe/preflight.py; InfrastructureError → 105);
 3. the run folder exists before the load starts, and every stream is appended as data arrives;
 4. after the load, observation continues until every expectation is decided or its window (plus
    the collector's sample gap) has passed; Ctrl-C or a crash still finalises the folder, as
@@ -43,8 +44,9 @@ from harness import checks, exitcodes
 from harness.emulator.process import EmulatorProcess
 from harness.errors import ConfigError
 from harness.load.launch import WORKERS_WAIT_S, Distribution, locust_command
-from harness.observe.aws import Clients, Target, check_access, emulator_clock, make_clients
+from harness.observe.aws import Clients, Target, emulator_clock, make_clients
 from harness.observe.collector import Collector
+from harness.observe.preflight import require as require_preflight
 from harness.observe.setup import prepare, put_relative_action
 from harness.profile import Profile
 from harness.profile.aws_requests import plan_relative_actions
@@ -106,8 +108,8 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def _speed(profile: Profile, options: RunOptions) -> float:
-    if not options.local and options.endpoint_url is None:
+def _speed(profile: Profile, options: RunOptions, *, local: bool) -> float:
+    if not local and options.endpoint_url is None:
         if options.speed not in (None, 1, 1.0):
             raise ConfigError(f"--speed {options.speed:g}: real AWS runs in real time; speed applies to --local only")
         return 1.0
@@ -142,7 +144,10 @@ class Runner:
         self.say = say
         self.scenario = scenario
         self.run_id = run_id
-        self.speed = _speed(profile, options)
+        self.target = None if options.local else Target(  # resolved now: a refused mix stops here (104)
+            region=options.region or profile.region, endpoint_url=options.endpoint_url,
+            profile_name=options.aws_profile)
+        self.speed = _speed(profile, options, local=self.target is None or self.target.is_local)
         self.emulator: EmulatorProcess | None = None
         self.folder: RunFolder | None = None
         self.clients: Clients | None = None
@@ -152,25 +157,25 @@ class Runner:
         self.predicted = not (options.predict or profile.needs_prediction)  # True: nothing (more) to predict
 
     def _target(self) -> Target:
-        region = self.options.region or self.profile.region
-        if self.options.local:
+        if self.target is None:  # --local
             self.emulator = EmulatorProcess.start(speed=self.speed, params=self.profile.local.params, say=self.say)
-            return Target(region=region, endpoint_url=self.emulator.url)
-        return Target(region=region, endpoint_url=self.options.endpoint_url, profile_name=self.options.aws_profile)
+            self.target = Target(region=self.options.region or self.profile.region, endpoint_url=self.emulator.url)
+        return self.target
 
     def execute(self) -> RunResult:
         try:
             target = self._target()
+            require_preflight(target, self.profile, self.say)
             clients = self.clients = make_clients(target)
-            check_access(clients, target)
-            clock = emulator_clock(target.endpoint_url) if target.is_local else Clock.identity()
+            clock = emulator_clock(target.base_url) if target.is_local else Clock.identity()
             started = clock.endpoint_ts()
             run = RunInfo(
                 run_id=self.run_id or run_folder_name(time.time(), self.profile.name), profile_name=self.profile.name,
                 profile=self.profile.model_dump(mode="json", by_alias=True),
                 mode="local" if target.is_local else "aws", speed=self.speed, region=target.region,
                 endpoint_name=self.profile.endpoint.name, variant_name=self.profile.endpoint.variant,
-                endpoint_url=target.endpoint_url if self.options.local else None, versions=_versions(),
+                endpoint_url=target.endpoint_url if self.options.local else None, endpoints=target.origins(),
+                versions=_versions(),
                 clock=clock, started_ts=started, scenario=self.scenario)
             self.folder = RunFolder.create(self.options.reports_dir, run)
             self.say(f"run folder {self.folder.path}")
@@ -207,9 +212,11 @@ class Runner:
         env = dict(os.environ)
         env.update({"SCALECHECK_PROFILE": str(self.profile_path), "SCALECHECK_RUN_DIR": str(self.folder.path),
                     "SCALECHECK_CLOCK": clock.model_dump_json()})
-        if target.is_local:
-            env.update({"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"})
-            env.pop("AWS_SESSION_TOKEN", None)
+        for name, value in target.load_environment().items():  # the region and credentials of the clients
+            if value is None:
+                env.pop(name, None)
+            else:
+                env[name] = value
         cmd = locust_command(target.runtime_host(), self.options.distribution, *self.options.locust_args)
         log = (self.folder.path / "locust.log").open("wb")
         self.say(f"load: {len(self.profile.traffic.stages)} stage(s), "

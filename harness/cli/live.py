@@ -1,4 +1,7 @@
-"""The commands that talk to AWS or the emulator: ``run`` (and ``demo``), ``setup``, ``emulator``."""
+"""The commands that talk to AWS or the emulator: ``run`` (and ``demo``), ``setup``, ``preflight``, ``emulator``.
+
+A botocore failure none of them catches (credentials, reachability) is worded by ``harness.cli.main``
+(:func:`harness.cli.output.aws_failure`), never shown as a traceback."""
 
 from __future__ import annotations
 
@@ -137,9 +140,9 @@ def cmd_setup(args: argparse.Namespace) -> int:
         profile = load_profile(args.profile)
         target = Target(region=args.region or profile.region, endpoint_url=args.endpoint_url,
                         profile_name=args.aws_profile)
+        check_access(target)
         clients = make_clients(target)
-        check_access(clients, target)
-        clock = emulator_clock(args.endpoint_url) if args.endpoint_url else Clock.identity()
+        clock = emulator_clock(target.base_url) if target.is_local else Clock.identity()
         prepare(clients, profile, clock, say, local=target.is_local)
     except (ProfileError, ConfigError) as err:
         error(f"{err}")
@@ -149,6 +152,35 @@ def cmd_setup(args: argparse.Namespace) -> int:
         return exitcodes.INFRASTRUCTURE
     print(f"{profile.endpoint.name}/{profile.endpoint.variant} is InService with the profile's scaling applied")
     return exitcodes.OK
+
+
+def cmd_preflight(args: argparse.Namespace) -> int:
+    """``scalecheck preflight PROFILE``: the checklist of harness/observe/preflight.py on stdout, sending no load;
+    0 when every check passed, 104 for a profile problem, 105 for the account, the network or the credentials."""
+    from harness.errors import ConfigError, InfrastructureError
+    from harness.observe.aws import Target
+    from harness.observe.preflight import run_preflight
+    from harness.profile import ProfileError, load_profile
+
+    try:
+        profile = load_profile(args.profile)
+        target = Target(region=args.region or profile.region, endpoint_url=args.endpoint_url,
+                        profile_name=args.aws_profile)
+        result = run_preflight(target, profile)
+    except (ProfileError, ConfigError) as err:
+        error(f"{err}")
+        return exitcodes.INVALID_CONFIG
+    except InfrastructureError as err:
+        error(f"infrastructure error: {err}")
+        return exitcodes.INFRASTRUCTURE
+    for line in result.lines():
+        print(line)
+    if result.ok:
+        print(f"preflight passed in {result.elapsed_s:.1f} s")
+        return exitcodes.OK
+    failure = result.error()
+    error(f"{failure} ({result.elapsed_s:.1f} s)")
+    return exitcodes.INVALID_CONFIG if isinstance(failure, ConfigError) else exitcodes.INFRASTRUCTURE
 
 
 def cmd_emulator(args: argparse.Namespace) -> int:
