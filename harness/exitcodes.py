@@ -27,10 +27,11 @@ STOPPED: Final = 103
 ``--max-cost-usd``): its load was cut short, ``run.json`` says ``stopped`` and why."""
 
 INVALID_CONFIG: Final = 104
-"""The profile or the arguments were rejected before any traffic was sent."""
+"""The profile or the arguments were rejected before any traffic was sent (also: an AWS profile name that does not
+exist, endpoint settings that would load one place and observe another, a failed preflight check the profile fixes)."""
 
 INFRASTRUCTURE: Final = 105
-"""AWS or the emulator was unreachable, or credentials were missing or refused."""
+"""AWS or the emulator was unreachable, credentials were missing, expired or refused, or a preflight check failed."""
 
 INTERRUPTED: Final = 130
 """SIGINT (Ctrl-C) stopped the run: 128 + 2, the shell's convention. The run folder ends ``aborted``."""

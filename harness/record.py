@@ -126,6 +126,8 @@ class RunInfo(_Record):
     endpoint_name: str
     variant_name: str
     endpoint_url: str | None = None
+    # where each service's requests went ({botocore service name: scheme://host:port}); empty in older folders
+    endpoints: dict[str, str] = Field(default_factory=dict)
     versions: dict[str, str] = Field(default_factory=dict)
     clock: Clock | None = None
     status: RunStatus = "running"

@@ -16,6 +16,8 @@
                                          (--apply-scaling); --dry-run prints what would change
     scalecheck restore RUN_DIR           put back the scaling a run found (after a killed run); refused
                                          when the endpoint changed since the run set it
+    scalecheck preflight PROFILE         check identity, endpoint, scaling, permissions, quota and S3 paths in
+                                         seconds, sending no load (exit 0, or 104/105 with the failed checks)
     scalecheck emulator [--port 4566]    serve the emulator on 127.0.0.1
     scalecheck simulate PROFILE          predict the run in virtual time (the autoscaling model, no server,
                                          no load): a run folder marked "prediction", its verdicts and report
@@ -25,8 +27,9 @@
 
 Exit codes (harness/exitcodes.py): 0 pass · 99 an expectation failed · 100 inconclusive ·
 101 invalid run · 103 stopped early by a stop condition or the cost cap · 104 invalid configuration
-(nothing sent) · 105 infrastructure error · 130 / 143 interrupted by SIGINT / SIGTERM (the run folder ends
-``aborted``). Several scenarios exit with the worst of theirs (103 > 99 > 101 > 100 > 0).
+(nothing sent; also an --aws-profile that does not exist) · 105 infrastructure error (unreachable,
+credentials missing, expired or refused, a failed preflight) · 130 / 143 interrupted by SIGINT / SIGTERM
+(the run folder ends ``aborted``). Several scenarios exit with the worst of theirs (103 > 99 > 101 > 100 > 0).
 """
 
 from __future__ import annotations
@@ -35,8 +38,9 @@ import signal
 
 from harness import exitcodes
 from harness.cli.init import cmd_init
-from harness.cli.live import cmd_emulator, cmd_restore, cmd_run, cmd_setup
+from harness.cli.live import cmd_emulator, cmd_preflight, cmd_restore, cmd_run, cmd_setup
 from harness.cli.offline import cmd_calibrate, cmd_check, cmd_plan, cmd_report, cmd_simulate, cmd_validate
+from harness.cli.output import aws_failure
 from harness.cli.parser import build_parser
 
 
@@ -44,10 +48,15 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handlers = {"run": cmd_run, "check": cmd_check, "report": cmd_report, "validate": cmd_validate,
                 "setup": cmd_setup, "restore": cmd_restore, "emulator": cmd_emulator, "calibrate": cmd_calibrate,
-                "plan": cmd_plan, "simulate": cmd_simulate, "init": cmd_init}
+                "plan": cmd_plan, "simulate": cmd_simulate, "init": cmd_init, "preflight": cmd_preflight}
     try:
         if args.command == "demo":
             return cmd_run(args, demo=True)
         return handlers[args.command](args)
     except KeyboardInterrupt as err:  # harness.errors.Interrupted names its signal; a plain one is Ctrl-C
         return exitcodes.for_signal(getattr(err, "signum", signal.SIGINT))
+    except Exception as err:  # botocore's (credentials, network): one line with what to do, never a traceback
+        code = aws_failure(err, args)
+        if code is None:
+            raise
+        return code

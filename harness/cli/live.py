@@ -1,4 +1,8 @@
-"""The commands that talk to AWS or the emulator: ``run`` (and ``demo``), ``setup``, ``restore``, ``emulator``."""
+"""The commands that talk to AWS or the emulator: ``run`` (and ``demo``), ``setup``, ``restore``, ``preflight``,
+``emulator``.
+
+A botocore failure none of them catches (credentials, reachability) is worded by ``harness.cli.main``
+(:func:`harness.cli.output.aws_failure`), never shown as a traceback."""
 
 from __future__ import annotations
 
@@ -184,15 +188,15 @@ def cmd_setup(args: argparse.Namespace) -> int:
                               "in the profile); --dry-run shows what would change")
         target = Target(region=args.region or profile.region, endpoint_url=args.endpoint_url,
                         profile_name=args.aws_profile)
+        check_access(target)
         clients = make_clients(target)
-        check_access(clients, target)
         if args.dry_run:
             print(f"setup --dry-run: what `scalecheck setup` would do to {profile.resource_id} in {target.region} "
                   "(nothing is changed)")
             for line in plan_setup(clients, profile):
                 print(f"  {line}")
             return exitcodes.OK
-        clock = emulator_clock(args.endpoint_url) if args.endpoint_url else Clock.identity()
+        clock = emulator_clock(target.base_url) if target.is_local else Clock.identity()
         prepare(clients, profile, clock, say, local=target.is_local, change_scaling=consent.apply_scaling,
                 create_endpoint=consent.create_endpoint)
     except (ProfileError, ConfigError) as err:
@@ -219,8 +223,8 @@ def cmd_restore(args: argparse.Namespace) -> int:
             return exitcodes.OK
         target = Target(region=args.region or before.region, endpoint_url=args.endpoint_url,
                         profile_name=args.aws_profile)
+        check_access(target)
         clients = make_clients(target)
-        check_access(clients, target)
         done = restore_run_folder(run_dir, clients, say, force=args.force)
     except (ConfigError, FileNotFoundError) as err:
         error(f"{err}")
@@ -232,6 +236,37 @@ def cmd_restore(args: argparse.Namespace) -> int:
     for change in done:
         print(f"  {change}")
     return exitcodes.OK
+
+
+def cmd_preflight(args: argparse.Namespace) -> int:
+    """``scalecheck preflight PROFILE``: the checklist of harness/observe/preflight.py on stdout, sending no load;
+    0 when every check passed, 104 for a profile problem, 105 for the account, the network or the credentials."""
+    from harness.errors import ConfigError, InfrastructureError
+    from harness.observe.aws import Target
+    from harness.observe.consent import resolve_consent
+    from harness.observe.preflight import run_preflight
+    from harness.profile import ProfileError, load_profile
+
+    try:
+        profile = load_profile(args.profile)
+        target = Target(region=args.region or profile.region, endpoint_url=args.endpoint_url,
+                        profile_name=args.aws_profile)
+        consent = resolve_consent(profile, local=False, apply_flag=args.apply_scaling, create_flag=args.allow_create)
+        result = run_preflight(target, consent.applied_to(profile))
+    except (ProfileError, ConfigError) as err:
+        error(f"{err}")
+        return exitcodes.INVALID_CONFIG
+    except InfrastructureError as err:
+        error(f"infrastructure error: {err}")
+        return exitcodes.INFRASTRUCTURE
+    for line in result.lines():
+        print(line)
+    if result.ok:
+        print(f"preflight passed in {result.elapsed_s:.1f} s")
+        return exitcodes.OK
+    failure = result.error()
+    error(f"{failure} ({result.elapsed_s:.1f} s)")
+    return exitcodes.INVALID_CONFIG if isinstance(failure, ConfigError) else exitcodes.INFRASTRUCTURE
 
 
 def cmd_emulator(args: argparse.Namespace) -> int:

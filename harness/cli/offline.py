@@ -187,12 +187,13 @@ def _live_scaling(args: argparse.Namespace, profile: Profile) -> Profile:
     """With ``--from-endpoint``: the profile with the scaling setup that endpoint has now (boto3)."""
     if not args.from_endpoint:
         return profile
-    from harness.observe.aws import Target, make_clients
+    from harness.observe.aws import Target, preflight_clients
     from harness.observe.livepolicy import read_scaling, with_live_scaling
 
     target = Target(region=args.region or profile.region, endpoint_url=args.endpoint_url, profile_name=args.aws_profile)
     variant = args.variant or profile.endpoint.variant
-    return with_live_scaling(profile, read_scaling(make_clients(target), args.from_endpoint, variant))
+    # a few reads: the preflight's short timeouts, so that a dead network or refused credentials fail in seconds
+    return with_live_scaling(profile, read_scaling(preflight_clients(target), args.from_endpoint, variant))
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:

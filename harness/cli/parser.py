@@ -110,6 +110,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--region", help="AWS region (default: the run's)")
     p.add_argument("--endpoint-url", help="an emulator (or other AWS-compatible URL) instead of AWS")
     p.add_argument("--aws-profile", help="AWS shared-config profile for credentials")
+    p = sub.add_parser("preflight", help="check in seconds, sending no traffic, what a run needs from the account: "
+                       "identity, endpoint, scaling, IAM permissions, instance quota, async S3 paths "
+                       "(exit 0 / 104 / 105)")
+    p.add_argument("profile")
+    consent_flags(p)
+    p.add_argument("--region", help="AWS region (default: the profile's region)")
+    p.add_argument("--endpoint-url", help="an emulator (or other AWS-compatible URL) instead of AWS")
+    p.add_argument("--aws-profile", help="AWS shared-config profile for credentials")
     plan_p = sub.add_parser("plan", help="when alarms should fire and capacity change, from named delays "
                             "(no traffic)")
     plan_p.add_argument("--json", action="store_true", help="machine-readable output")

@@ -17,18 +17,19 @@ from typing import Any
 import boto3
 import botocore.config
 
-from harness.load.invoke import NoCredentialsError, Signer, resolve_credentials
+from harness.load.invoke import NoCredentialsError, Signer, is_loopback, resolve_credentials
 from harness.load.invoke.credentials import emulator_credentials
 from harness.load.state import RUN
 
 
 def is_emulator(host: str) -> bool:
-    """Whether the Locust host is the emulator on loopback (its own credentials, path-style S3 on the same port)."""
-    return host.startswith(("http://127.0.0.1", "http://localhost"))
+    """Whether the Locust host is the emulator on loopback (its own credentials, path-style S3 on the same port):
+    the same rule as the signer's credentials and the run's clients (harness.observe.endpoints.is_loopback)."""
+    return bool(host) and is_loopback(host)
 
 
 def _session(region: str, host: str) -> boto3.session.Session:
-    """The emulator's credentials (or the environment's) on loopback, else the standard credential chain."""
+    """The emulator's credentials on loopback (never the environment's), else the standard credential chain."""
     if is_emulator(host):
         key, secret = emulator_credentials()
         return boto3.session.Session(aws_access_key_id=key, aws_secret_access_key=secret, region_name=region)

@@ -19,6 +19,7 @@ the environment so ``scalecheck run`` can pass them to a Locust subprocess:
 ``--scalecheck-run-dir`` / ``SCALECHECK_RUN_DIR``  a run folder to append ``load.jsonl``/``events.jsonl`` to
 ``--scalecheck-clock`` / ``SCALECHECK_CLOCK``    JSON {wall0_ts, endpoint0_ts, speed}; when absent and the
                host is the emulator on loopback, its ``/_emulator/clock`` is asked; else real time.
+``SCALECHECK_REGION``  the region to sign for (``scalecheck run --region``), instead of the profile's.
 
 Stage rates are requests per second of endpoint time; against the emulator they are multiplied by
 its speed (DESIGN.md "Time"). Requests are SigV4-signed with the standard credential chain. When the load
@@ -118,6 +119,8 @@ def _init(environment: Any, **_kw: Any) -> None:
     if options is None or not options.scalecheck_profile:
         raise SystemExit("scalecheck locustfile: pass --scalecheck-profile PROFILE.yaml (or SCALECHECK_PROFILE)")
     RUN.profile = load_profile(options.scalecheck_profile)
+    if os.environ.get("SCALECHECK_REGION"):  # the run's region (--region), which the host and the signer share
+        RUN.profile = RUN.profile.model_copy(update={"region": os.environ["SCALECHECK_REGION"]})
     RUN.schedule = Schedule(RUN.profile.traffic.stages)
     RUN.open_loop = RUN.profile.traffic.mode == "open"
     RUN.environment = environment

@@ -32,6 +32,13 @@ class Consent:
     create_endpoint: bool
     aws_mode: bool  # anything but --local: the account is someone's, leave it as it was found
 
+    def applied_to(self, profile: Profile) -> Profile:
+        """``profile`` with ``scaling.apply`` and ``endpoint.create`` set to what was consented: what the
+        preflight checks against (the profile's scaling, or the live one; may the endpoint be created)."""
+        return profile.model_copy(update={
+            "scaling": profile.scaling.model_copy(update={"apply": self.apply_scaling}),
+            "endpoint": profile.endpoint.model_copy(update={"create": self.create_endpoint})})
+
 
 def resolve_consent(profile: Profile, *, local: bool, apply_flag: bool = False, create_flag: bool = False,
                     check_image: bool = True, scenarios: bool = True) -> Consent:

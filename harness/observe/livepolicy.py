@@ -18,6 +18,7 @@ import botocore.exceptions
 
 from harness.errors import ConfigError, InfrastructureError
 from harness.observe.aws import Clients
+from harness.observe.failures import is_fatal
 from harness.profile import (
     AlarmSpec,
     MetricSpec,
@@ -130,6 +131,8 @@ def read_scaling(clients: Clients, endpoint_name: str, variant_name: str) -> Sca
             else:
                 raise ConfigError(f"policy {raw.get('PolicyName')} on {rid}: {kind} is not supported by scalecheck")
     except botocore.exceptions.ClientError as err:
+        if is_fatal(err):  # credentials refused: the caller words it (harness.observe.failures.translate)
+            raise
         e = err.response.get("Error", {})
         raise InfrastructureError(f"reading the scaling setup of {rid}: {e.get('Code')}: {e.get('Message')}") from None
     t = targets[0]

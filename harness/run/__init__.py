@@ -2,7 +2,8 @@
 
 Order matters for the promises the tool makes:
 1. the profile is validated before anything is contacted (ConfigError → 104);
-2. AWS/the emulator is checked before any traffic (InfrastructureError → 105);
+2. every service's endpoint is resolved once (harness/observe/aws.py ``Target``) and a preflight checks AWS/the
+   emulator before any traffic (harness/observe/preflight.py; InfrastructureError → 105);
 3. the run folder exists before the load starts, and every stream is appended as data arrives;
 4. after the load, observation continues until every expectation is decided or its window (plus
    the collector's sample gap) has passed; a crash still finalises the folder (``aborted``, the reason);

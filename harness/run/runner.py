@@ -32,10 +32,11 @@ from harness.load.launch import (
     start_locust,
     stop_locust,
 )
-from harness.observe.aws import Clients, Target, check_access, emulator_clock, make_clients
+from harness.observe.aws import Clients, Target, emulator_clock, make_clients
 from harness.observe.collector import Collector
 from harness.observe.consent import Consent, resolve_consent
 from harness.observe.livepolicy import verify_live
+from harness.observe.preflight import require as require_preflight
 from harness.observe.setup import prepare, put_relative_action
 from harness.observe.snapshot import ScalingGuard
 from harness.predict.cost import announce_expected
@@ -105,8 +106,8 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def _speed(profile: Profile, options: RunOptions) -> float:
-    if not options.local and options.endpoint_url is None:
+def _speed(profile: Profile, options: RunOptions, *, local: bool) -> float:
+    if not local and options.endpoint_url is None:
         if options.speed not in (None, 1, 1.0):
             raise ConfigError(f"--speed {options.speed:g}: real AWS runs in real time; speed applies to --local only")
         return 1.0
@@ -146,7 +147,10 @@ class Runner:
         self.say = say
         self.scenario = scenario
         self.run_id = run_id
-        self.speed = _speed(profile, options)
+        self.target = None if options.local else Target(  # resolved now: a refused mix stops here (104)
+            region=options.region or profile.region, endpoint_url=options.endpoint_url,
+            profile_name=options.aws_profile)
+        self.speed = _speed(profile, options, local=self.target is None or self.target.is_local)
         self.consent = consent_of(profile, options)
         self.guard: ScalingGuard | None = None  # the snapshot to put back, when the run changes the scaling
         self.emulator: EmulatorProcess | None = None
@@ -162,11 +166,10 @@ class Runner:
         self.expected_cost: tuple[CostFigures | None, str | None] = (None, None)  # announce_expected
 
     def _target(self) -> Target:
-        region = self.options.region or self.profile.region
-        if self.options.local:
+        if self.target is None:  # --local
             self.emulator = EmulatorProcess.start(speed=self.speed, params=self.profile.local.params, say=self.say)
-            return Target(region=region, endpoint_url=self.emulator.url)
-        return Target(region=region, endpoint_url=self.options.endpoint_url, profile_name=self.options.aws_profile)
+            self.target = Target(region=self.options.region or self.profile.region, endpoint_url=self.emulator.url)
+        return self.target
 
     def execute(self) -> RunResult:
         check_load_capacity(self.profile, self.speed, self.options.distribution)  # ConfigError: nothing contacted
@@ -174,9 +177,9 @@ class Runner:
         try:
             self.expected_cost = announce_expected(self.profile, self.cost_plan, self.say)
             target = self._target()
+            require_preflight(target, self.consent.applied_to(self.profile), self.say)
             clients = self.clients = make_clients(target)
-            check_access(clients, target)
-            clock = emulator_clock(target.endpoint_url) if target.is_local else Clock.identity()
+            clock = emulator_clock(target.base_url) if target.is_local else Clock.identity()
             if not self.consent.apply_scaling:
                 self.profile = verify_live(clients, self.profile, self.say)
             started = clock.endpoint_ts()
@@ -185,8 +188,8 @@ class Runner:
                 profile=self.profile.model_dump(mode="json", by_alias=True),
                 mode="local" if target.is_local else "aws", speed=self.speed, region=target.region,
                 endpoint_name=self.profile.endpoint.name, variant_name=self.profile.endpoint.variant,
-                endpoint_url=target.endpoint_url if self.options.local else None, versions=_versions(),
-                clock=clock, started_ts=started, scenario=self.scenario,
+                endpoint_url=target.endpoint_url if self.options.local else None, endpoints=target.origins(),
+                versions=_versions(), clock=clock, started_ts=started, scenario=self.scenario,
                 scaling_source="profile" if self.consent.apply_scaling else "live")
             self.folder = RunFolder.create(self.options.reports_dir, run)
             self.say(f"run folder {self.folder.path}")
@@ -236,9 +239,11 @@ class Runner:
         env = dict(os.environ)
         env.update({"SCALECHECK_PROFILE": str(self.profile_path), "SCALECHECK_RUN_DIR": str(self.folder.path),
                     "SCALECHECK_CLOCK": clock.model_dump_json()})
-        if target.is_local:
-            env.update({"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"})  # also boto3 in Locust
-            env.pop("AWS_SESSION_TOKEN", None)
+        for name, value in target.load_environment().items():  # the region and credentials of the clients
+            if value is None:
+                env.pop(name, None)
+            else:
+                env[name] = value
         cmd = locust_command(target.runtime_host(), self.options.distribution, *self.options.locust_args)
         self.say(f"load: {len(self.profile.traffic.stages)} stage(s), "
                  f"{self.profile.traffic.duration_s:.0f} s of endpoint time at speed {self.speed:g}"

@@ -20,15 +20,15 @@ never reach a local emulator (a ``run --worker`` beside a ``--local`` master sig
 
 from __future__ import annotations
 
-import ipaddress
 import math
 import os
 import time
 from collections.abc import Callable
-from urllib.parse import urlsplit
 
 import botocore.session
 from botocore.credentials import Credentials, ReadOnlyCredentials, RefreshableCredentials
+
+from harness.observe.endpoints import is_loopback  # one rule for "the emulator", shared with the run's clients
 
 EMULATOR_KEY = "test"
 EMULATOR_SECRET = "test"
@@ -66,17 +66,6 @@ class CredentialSource:
             self._frozen = self._credentials.get_frozen_credentials()  # refreshes if near expiry
             self._recheck_at = self._clock() + self._recheck_s
         return self._frozen
-
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` (a base URL or bare host) is this machine: the emulator."""
-    name = urlsplit(host if "://" in host else "//" + host).hostname or ""
-    if name == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
 
 
 def emulator_credentials() -> tuple[str, str]:
