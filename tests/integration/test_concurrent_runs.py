@@ -23,7 +23,7 @@ def test_three_runs_of_one_profile_at_once_all_succeed(tmp_path: Path, reports: 
     data["expectations"] = [{"type": "error_rate", "max": 0.01}, {"type": "max_instances", "max": 4}]
     profile = write_profile(tmp_path, data)
     env = {k: v for k, v in os.environ.items() if k != "AWS_PROFILE"}
-    procs = [subprocess.Popen([sys.executable, "-m", "harness.cli", "run", str(profile), "--local", "--speed", "120",
+    procs = [subprocess.Popen([sys.executable, "-m", "harness.cli", "run", str(profile), "--local", "--speed", "60",
                                "--reports", str(reports)], cwd=ROOT, env=env, text=True,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT) for _ in range(RUNS)]
     outputs = []
@@ -35,7 +35,8 @@ def test_three_runs_of_one_profile_at_once_all_succeed(tmp_path: Path, reports: 
         for proc in procs:
             if proc.poll() is None:
                 proc.kill()
-    assert [code for code, _ in outputs] == [0] * RUNS, "\n\n".join(out[-2000:] for _, out in outputs)
+    codes = [code for code, _ in outputs]
+    assert codes == [0] * RUNS, f"exit codes {codes}\n" + "\n\n".join(out[-1500:] for _, out in outputs)
     folders = sorted(p for p in reports.iterdir() if p.is_dir())
     assert len(folders) == RUNS  # same profile, same second: three folders, none shared
     assert all((f / "report.html").is_file() and (f / "verdicts.json").is_file() for f in folders)
