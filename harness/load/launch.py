@@ -125,6 +125,18 @@ def check_master_port(distribution: Distribution) -> None:
                               "another master may be running there: choose another port") from None
 
 
+def load_environment(target: Target, **changes: str | None) -> dict[str, str]:
+    """The environment of a Locust process for ``target``: this process's, with the region and credentials the
+    target's clients use (:meth:`~harness.observe.aws.Target.load_environment`) and ``changes`` (None: unset)."""
+    env = dict(os.environ)
+    for name, value in {**target.load_environment(), **changes}.items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
+    return env
+
+
 def locust_command(host: str, distribution: Distribution, *extra: str) -> list[str]:
     """``python -m locust`` headless against ``host`` (the SageMaker Runtime URL), with ``extra`` flags last."""
     return [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--host", host,
@@ -192,12 +204,8 @@ def run_worker(profile: Profile, profile_path: Path, *, master_host: str, master
     folder, no emulator); it sends its share of the load as the master says and exits when the master stops.
     Returns Locust's exit code; an interrupt stops the worker and propagates."""
     target = Target(region=region or profile.region, endpoint_url=endpoint_url, profile_name=aws_profile)
-    env = dict(os.environ)
-    env["SCALECHECK_PROFILE"] = str(Path(profile_path).resolve())
-    for name in ("SCALECHECK_RUN_DIR", "SCALECHECK_CLOCK"):
-        env.pop(name, None)
-    if aws_profile:
-        env["AWS_PROFILE"] = aws_profile
+    env = load_environment(target, SCALECHECK_PROFILE=str(Path(profile_path).resolve()), SCALECHECK_RUN_DIR=None,
+                           SCALECHECK_CLOCK=None)
     cmd = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--worker", "--master-host", master_host,
            "--master-port", str(master_port), "--host", target.runtime_host(), "--loglevel", "INFO"]
     say(f"worker for profile {profile.name!r}: connecting to the Locust master at {master_host}:{master_port}; "

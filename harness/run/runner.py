@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 import signal
 import subprocess
 import sys
@@ -28,6 +27,7 @@ from harness.load.launch import (
     check_load_capacity,
     check_master_port,
     exit_code,
+    load_environment,
     locust_command,
     start_locust,
     stop_locust,
@@ -236,14 +236,8 @@ class Runner:
 
     def _start_locust(self, target: Target, clock: Clock) -> None:
         assert self.folder is not None
-        env = dict(os.environ)
-        env.update({"SCALECHECK_PROFILE": str(self.profile_path), "SCALECHECK_RUN_DIR": str(self.folder.path),
-                    "SCALECHECK_CLOCK": clock.model_dump_json()})
-        for name, value in target.load_environment().items():  # the region and credentials of the clients
-            if value is None:
-                env.pop(name, None)
-            else:
-                env[name] = value
+        env = load_environment(target, SCALECHECK_PROFILE=str(self.profile_path),
+                               SCALECHECK_RUN_DIR=str(self.folder.path), SCALECHECK_CLOCK=clock.model_dump_json())
         cmd = locust_command(target.runtime_host(), self.options.distribution, *self.options.locust_args)
         self.say(f"load: {len(self.profile.traffic.stages)} stage(s), "
                  f"{self.profile.traffic.duration_s:.0f} s of endpoint time at speed {self.speed:g}"
