@@ -211,8 +211,8 @@ class _Preflight:
                 self.add("ok", f"does not exist in {self.target.region}; the run creates it "
                                f"({ep.initial_instance_count} × {ep.instance_type}, endpoint.create)")
             else:
-                self.add("failed", f"does not exist in {self.target.region} and the profile has endpoint.create: "
-                                   "false", profile_problem=True)
+                self.add("failed", f"does not exist in {self.target.region} and the run may not create it "
+                                   "(--allow-create, or endpoint.create: true)", profile_problem=True)
             return ep.instance_type
         desc = out.value
         variants = {v.get("VariantName"): v for v in desc.get("ProductionVariants") or []}
@@ -261,19 +261,19 @@ class _Preflight:
                            + _policies(s.policies) + _actions(len(s.scheduled_actions)))
             return need
         if not all(p.ok for p in probes[:3]):
-            self.add("failed", "scaling.apply is false but the live scaling could not be read (see the "
+            self.add("failed", "the run uses the live scaling (no --apply-scaling) but it could not be read (see the "
                                "application-autoscaling lines below)")
             return need
         try:
             live = read_scaling(self.c, self.profile.endpoint.name, self.profile.endpoint.variant)
         except ConfigError as err:
-            self.add("failed", f"scaling.apply is false, so the run uses the live scaling, but {err}",
+            self.add("failed", f"without --apply-scaling the run uses the live scaling, but {err}",
                      profile_problem=True)
             return need
         except InfrastructureError as err:
             self.add("failed", f"reading the live scaling: {err}")
             return need
-        self.add("ok", f"live (scaling.apply: false): {live.min_capacity}..{live.max_capacity} instances; "
+        self.add("ok", f"live (no --apply-scaling): {live.min_capacity}..{live.max_capacity} instances; "
                        + _policies(live.policies) + _actions(len(live.scheduled_actions)))
         return max(live.max_capacity, s.start_capacity or 0)
 

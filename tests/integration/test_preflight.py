@@ -20,7 +20,7 @@ from harness.emulator.app import Emulator
 from harness.emulator.http import start_in_thread
 from harness.observe.preflight import READ_ACTIONS
 from tests.cli_support import clean_env, cli, closed_port
-from tests.conftest import ROOT, shortened_profile, write_profile
+from tests.conftest import CONSENT, REAL_MODEL, ROOT, shortened_profile, write_profile
 from tests.emulator_support import client, deploy, running
 
 pytestmark = pytest.mark.integration
@@ -58,18 +58,18 @@ def one_line(stderr: str) -> str:
 def test_preflight_against_the_emulator_lists_every_check(tmp_path: Path) -> None:
     with running(ModelParams(endpoint_create_delay_s=1), 60.0) as (_emu, handle):
         deploy(client(handle.url, "sagemaker"), ENDPOINT)
-        result, took = cli(clean_env(tmp_path), "preflight", str(profile_file(tmp_path)), "--endpoint-url", handle.url)
+        result, took = cli(clean_env(tmp_path), "preflight", str(profile_file(tmp_path)), "--endpoint-url", handle.url,
+                           "--apply-scaling")
     out = result.stdout
     assert result.returncode == 0, out + result.stderr
     assert f"✓ region: us-east-1; all services → {handle.url}" in out
-    # the identity line: "not served" by an emulator without STS, the caller's identity once it has it
-    assert "– caller identity: STS not served by this endpoint" in out or "✓ caller identity: account " in out
+    assert "✓ caller identity: account 000000000000, arn:aws:iam::000000000000:user/test" in out
     assert f"✓ endpoint {ENDPOINT}: InService, AllTraffic ml.m5.large × 1 (desired 1)" in out
     assert "✓ scaling: the profile's, applied by the run: 1..4 instances; policy " in out
-    assert ("– instance quota: Service Quotas not served by this endpoint (1 in use across 1 endpoint(s), "
-            f"1 by {ENDPOINT})") in out or "✓ instance quota: 'ml.m5.large for endpoint usage' is " in out
+    assert ("✓ instance quota: 'ml.m5.large for endpoint usage' is 100 (L-735C41FD); 1 in use across 1 endpoint(s), "
+            f"1 by {ENDPOINT}; the run may reach 4: 4 of 100") in out
     for action in READ_ACTIONS:
-        if not action.startswith(("s3:", "servicequotas:")):  # S3 only for async endpoints
+        if not action.startswith("s3:"):  # S3 only for async endpoints
             assert f"✓ {action}: allowed" in out, (action, out)
     assert "preflight passed in " in out
     print(f"preflight passed in {took:.2f} s wall")
@@ -79,10 +79,11 @@ def test_preflight_checks_the_async_paths(tmp_path: Path) -> None:
     data = yaml.safe_load((ROOT / "profiles" / "async-scale-from-zero.yaml").read_text())
     data["endpoint"]["async"].update({"input_path": "s3://in-bucket/input", "output_path": "s3://out-bucket/out",
                                       "failure_path": "s3://out-bucket/fail"})
+    data["endpoint"].update(REAL_MODEL)
     with running(ModelParams(), 60.0) as (_emu, handle):
         client(handle.url, "s3").create_bucket(Bucket="out-bucket")
         result, _ = cli(clean_env(tmp_path), "preflight", str(write_profile(tmp_path, data)), "--endpoint-url",
-                        handle.url)
+                        handle.url, *CONSENT)
     out = result.stdout
     assert result.returncode == 0, out + result.stderr
     assert "✓ s3://in-bucket/input (endpoint.async.input_path): bucket in-bucket does not exist yet: setup creates " \
@@ -96,8 +97,7 @@ def test_a_missing_endpoint_the_profile_may_not_create_is_a_profile_problem(tmp_
         result, took = cli(clean_env(tmp_path), "preflight", str(profile_file(tmp_path, create=False)),
                            "--endpoint-url", handle.url)
     assert result.returncode == 104, result.stdout + result.stderr
-    assert f"✗ endpoint {ENDPOINT}: does not exist in us-east-1 and the profile has endpoint.create: false" \
-        in result.stdout
+    assert f"✗ endpoint {ENDPOINT}: does not exist in us-east-1 and the run may not create it" in result.stdout
     assert one_line(result.stderr).startswith(f"scalecheck: preflight failed: endpoint {ENDPOINT}: does not exist")
     assert took < BOUND_S
 
@@ -157,13 +157,10 @@ def test_each_preflight_failure_gives_its_line_and_exit_code_in_seconds(tmp_path
     assert took < BOUND_S, took
 
 
-def test_a_missing_instance_quota_fails_when_service_quotas_is_served(tmp_path: Path) -> None:
+def test_a_missing_instance_quota_fails(tmp_path: Path) -> None:
     with running(ModelParams(), 60.0) as (_emu, handle):
         result, took = cli(clean_env(tmp_path), "preflight", str(profile_file(tmp_path, instance_type="ml.none.9xl")),
                            "--endpoint-url", handle.url)
-    if "– instance quota: Service Quotas not served by this endpoint" in result.stdout:
-        assert result.returncode == 0, result.stdout + result.stderr
-        pytest.skip("this emulator does not serve Service Quotas yet (it degrades to a 'not served' line)")
     assert result.returncode == 105, result.stdout + result.stderr
     assert "✗ instance quota: no quota named 'ml.none.9xl for endpoint usage'" in result.stdout
     assert took < BOUND_S
@@ -182,6 +179,7 @@ def test_from_endpoint_without_credentials_is_one_line(tmp_path: Path, command: 
 @pytest.mark.parametrize("command", ["run", "setup", "plan"])
 def test_a_profile_name_that_does_not_exist_is_one_line_in_every_command(tmp_path: Path, command: str) -> None:
     args = [command, str(profile_file(tmp_path)), "--aws-profile", "nope"]
+    args += ["--apply-scaling"] if command == "setup" else []
     args += ["--from-endpoint", ENDPOINT] if command == "plan" else []
     args += ["--reports", str(tmp_path / "reports")] if command == "run" else []
     result, _ = cli(clean_env(tmp_path), *args)
@@ -193,6 +191,7 @@ def test_the_profiles_endpoint_url_in_the_config_file_is_the_target(tmp_path: Pa
     with running(ModelParams(), 60.0) as (_emu, handle):
         env = clean_env(tmp_path)
         Path(env["AWS_CONFIG_FILE"]).write_text(f"[profile emulator]\nendpoint_url = {handle.url}\n")
-        result, _ = cli(env, "preflight", str(profile_file(tmp_path)), "--aws-profile", "emulator")
+        result, _ = cli(env, "preflight", str(profile_file(tmp_path, **REAL_MODEL)), "--aws-profile", "emulator",
+                        *CONSENT)
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"✓ region: us-east-1; all services → {handle.url} (the emulator: its test credentials)" in result.stdout
