@@ -38,8 +38,9 @@ def client(url: str, service: str, *, key: str = "test", secret: str = "test", r
                                   aws_secret_access_key=secret, config=NO_RETRIES)
 
 
-def wait_until(probe: Callable[[], Any], what: str, timeout_s: float = 20.0) -> Any:
-    """Poll ``probe`` until it returns something truthy; bounded by ``timeout_s`` wall seconds."""
+def wait_until(probe: Callable[[], Any], what: str, timeout_s: float = 60.0) -> Any:
+    """Poll ``probe`` until it returns something truthy; bounded by ``timeout_s`` wall seconds — a safety bound
+    for a busy machine, not what a test checks: the emulator's events happen in endpoint time."""
     deadline = time.monotonic() + timeout_s
     while True:
         value = probe()

@@ -81,7 +81,7 @@ class Aws:
         self.s3.put_object(Bucket=BUCKET, Key=key, Body=body, ContentType="text/csv")
         return f"s3://{BUCKET}/{key}"
 
-    def read(self, location: str, what: str, timeout_s: float = 10) -> dict[str, Any]:
+    def read(self, location: str, what: str, timeout_s: float = 60) -> dict[str, Any]:
         """The object at ``location`` once it exists (GetObject answers NoSuchKey until then)."""
         bucket, _, key = location.removeprefix("s3://").partition("/")
 

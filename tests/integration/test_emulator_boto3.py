@@ -36,6 +36,7 @@ from botocore.exceptions import ClientError
 from harness.autoscaling.params import ModelParams
 from harness.emulator import cbor
 from harness.emulator.app import Emulator
+from harness.emulator.http import start_in_thread
 from harness.emulator.runtime import fake_prediction
 from tests.emulator_support import running, wait_until
 
@@ -357,32 +358,66 @@ def test_sagemaker_errors(aws: Aws, base: dict[str, str], method: str, kwargs: d
     assert got.startswith(fill(message, base))
 
 
-def test_endpoint_creating_then_in_service_with_the_waiter(aws: Aws, base: dict[str, str]) -> None:
-    name = unique("Life")
-    before = aws.now()
-    arn = aws.sm.create_endpoint(EndpointName=name, EndpointConfigName=base["config"])["EndpointArn"]
-    assert arn == f"{SM_ARN}:endpoint/{name.lower()}"
-    creating = aws.sm.describe_endpoint(EndpointName=name)
-    assert creating["EndpointStatus"] == "Creating"
-    # UNCONFIRMED for Creating in aws-semantics §9; the emulator answers as for an unknown endpoint
-    code, message, status, _ = error_of(aws.rt.invoke_endpoint, EndpointName=name, Body=b"1")
-    assert (code, message, status) == ("ValidationError", f"Endpoint {name} of account {ACCOUNT} not found.", 400)
-    code, message, _, _ = error_of(aws.sm.update_endpoint_weights_and_capacities, EndpointName=name,
-                                   DesiredWeightsAndCapacities=[{"VariantName": VARIANT, "DesiredInstanceCount": 2}])
-    assert (code, message) == ("ValidationException", f'Cannot update in-progress endpoint "{arn}".')
+class HeldClock:
+    """Endpoint time that moves only when the test moves it: what the endpoint says "meanwhile" cannot depend
+    on how busy the machine is (a stall of 100 ms at speed 600 would skip the whole Creating phase)."""
 
-    aws.sm.get_waiter("endpoint_in_service").wait(EndpointName=name, WaiterConfig={"Delay": 0.02, "MaxAttempts": 200})
-    got = aws.sm.describe_endpoint(EndpointName=name)
-    assert (got["EndpointName"], got["EndpointArn"], got["EndpointConfigName"], got["EndpointStatus"]) == (
-        name, arn, base["config"], "InService")
-    [variant] = got["ProductionVariants"]
-    assert variant == {"VariantName": VARIANT, "CurrentWeight": 1.0, "DesiredWeight": 1.0,
-                       "CurrentInstanceCount": 1, "DesiredInstanceCount": 1}
-    assert isinstance(got["CreationTime"], datetime) and got["CreationTime"].utcoffset() == timedelta(0)
-    assert before <= got["CreationTime"] < got["LastModifiedTime"] <= aws.now()
-    # Creating lasted endpoint_create_delay_s of endpoint time
-    assert got["LastModifiedTime"] - got["CreationTime"] == pytest.approx(timedelta(seconds=60),
-                                                                          abs=timedelta(seconds=20))
+    speed = 1.0
+
+    def __init__(self, ts: float) -> None:
+        self.ts = ts
+
+    def now(self) -> float:
+        return self.ts
+
+    def sleep(self, endpoint_s: float) -> None:  # the model's latency: not needed to observe Creating
+        return None
+
+
+def test_endpoint_creating_then_in_service_with_the_waiter(sessions: dict[str, boto3.Session]) -> None:
+    clock = HeldClock(1_800_000_000.0)
+    emu = Emulator(PARAMS, clock=clock)  # no ticker: every request advances the model to the clock's time
+    handle = start_in_thread(emu.router)
+    aws = Aws(emu, handle.url, sessions)
+    try:
+        name = unique("Life")
+        aws.sm.create_model(ModelName="m", ExecutionRoleArn=f"arn:aws:iam::{ACCOUNT}:role/r",
+                            PrimaryContainer={"Image": "123.dkr.ecr.us-east-1.amazonaws.com/m:1"})
+        aws.sm.create_endpoint_config(EndpointConfigName="c", ProductionVariants=[
+            {"VariantName": VARIANT, "ModelName": "m", "InitialInstanceCount": 1, "InstanceType": "ml.m5.large",
+             "InitialVariantWeight": 1.0}])
+        created = datetime.fromtimestamp(clock.ts, tz=UTC)
+        arn = aws.sm.create_endpoint(EndpointName=name, EndpointConfigName="c")["EndpointArn"]
+        assert arn == f"{SM_ARN}:endpoint/{name.lower()}"
+        clock.ts += PARAMS.endpoint_create_delay_s - 1  # a second before it is due
+        creating = aws.sm.describe_endpoint(EndpointName=name)
+        assert creating["EndpointStatus"] == "Creating"
+        # UNCONFIRMED for Creating in aws-semantics §9; the emulator answers as for an unknown endpoint
+        code, message, status, _ = error_of(aws.rt.invoke_endpoint, EndpointName=name, Body=b"1")
+        assert (code, message, status) == ("ValidationError", f"Endpoint {name} of account {ACCOUNT} not found.",
+                                           400)
+        code, message, _, _ = error_of(aws.sm.update_endpoint_weights_and_capacities, EndpointName=name,
+                                       DesiredWeightsAndCapacities=[{"VariantName": VARIANT,
+                                                                     "DesiredInstanceCount": 2}])
+        assert (code, message) == ("ValidationException", f'Cannot update in-progress endpoint "{arn}".')
+
+        clock.ts += 1  # due now
+        aws.sm.get_waiter("endpoint_in_service").wait(EndpointName=name, WaiterConfig={"Delay": 0.02,
+                                                                                        "MaxAttempts": 5})
+        got = aws.sm.describe_endpoint(EndpointName=name)
+        assert (got["EndpointName"], got["EndpointArn"], got["EndpointConfigName"], got["EndpointStatus"]) == (
+            name, arn, "c", "InService")
+        [variant] = got["ProductionVariants"]
+        assert variant == {"VariantName": VARIANT, "CurrentWeight": 1.0, "DesiredWeight": 1.0,
+                           "CurrentInstanceCount": 1, "DesiredInstanceCount": 1}
+        assert isinstance(got["CreationTime"], datetime) and got["CreationTime"].utcoffset() == timedelta(0)
+        # Creating lasted endpoint_create_delay_s of endpoint time, exactly
+        assert got["CreationTime"] == created
+        assert got["LastModifiedTime"] - got["CreationTime"] == timedelta(seconds=PARAMS.endpoint_create_delay_s)
+    finally:
+        aws.close()
+        handle.stop()
+        emu.stop()
 
 
 def test_update_weights_and_capacities(aws: Aws) -> None:
