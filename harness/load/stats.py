@@ -261,8 +261,9 @@ class IntervalMerger:
     (:meth:`merge`), in order, once every expected worker has reported that interval or a later one (or is
     done), or once ``overdue`` says the master should stop waiting for it (a worker that hangs or died).
 
-    A record that arrives after its interval was written is returned by :meth:`add` as it is (``workers``
-    1), to be appended on its own: the totals stay exact even then (:attr:`late` counts them).
+    A record that arrives after its interval was written is returned by :meth:`add` (``workers`` 1), to be
+    appended on its own: the totals stay exact even then (:attr:`late` counts them) — in closed loop its
+    ``offered_rps`` is 0, since every worker records the profile's whole rate and the interval's was written.
     """
 
     def __init__(self, workers: Iterable[str] = (), *, open_loop: bool = False) -> None:
@@ -285,7 +286,7 @@ class IntervalMerger:
             return None
         if index < self.next_index:
             self.late += 1
-            return record.model_copy(update={"workers": 1})
+            return record.model_copy(update={"workers": 1} if self.open_loop else {"workers": 1, "offered_rps": 0.0})
         slot = self._pending.setdefault(index, {})
         if worker in slot:  # (not sent by loadgen: one record per worker and interval) keep both samples
             previous = slot[worker]

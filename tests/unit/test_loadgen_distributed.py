@@ -107,6 +107,18 @@ def test_an_overdue_interval_is_written_without_the_silent_worker_and_its_late_r
     assert alone.workers == 1 and alone.requests == 2
     late = merger.add("b", 0, record(0.0, 1.0, [3]))
     assert late is not None and late.requests == 1 and late.workers == 1 and merger.late == 1
+    # closed loop: the interval's offered load (the profile's rate) was written with it; the late record adds
+    # its requests only, so the offered total of the run is not counted twice (it went over under load)
+    assert (alone.offered_rps, late.offered_rps) == (5.0, 0.0)
+
+
+def test_open_loop_a_late_record_keeps_its_own_share_of_the_offered_arrivals() -> None:
+    merger = IntervalMerger(["a", "b"], open_loop=True)
+    merger.add("a", 0, record(0.0, 1.0, [1], arrivals=2, offered=None))
+    [alone] = merger.pop(overdue=lambda k: k == 0)
+    late = merger.add("b", 0, record(0.0, 1.0, [1, 1, 1], arrivals=3, offered=None))
+    assert late is not None
+    assert (alone.offered_rps + late.offered_rps) * alone.interval_s == pytest.approx(5)
 
 
 def test_everything_is_written_at_the_end_and_a_lost_worker_is_not_waited_for() -> None:
