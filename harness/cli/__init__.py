@@ -40,8 +40,10 @@ from harness import exitcodes
 from harness.cli.init import cmd_init
 from harness.cli.live import cmd_emulator, cmd_preflight, cmd_restore, cmd_run, cmd_setup
 from harness.cli.offline import cmd_calibrate, cmd_check, cmd_plan, cmd_report, cmd_simulate, cmd_validate
-from harness.cli.output import aws_failure
+from harness.cli.output import aws_failure, error
 from harness.cli.parser import build_parser
+from harness.errors import ConfigError, InfrastructureError
+from harness.profile.loading import ProfileError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -55,6 +57,12 @@ def main(argv: list[str] | None = None) -> int:
         return handlers[args.command](args)
     except KeyboardInterrupt as err:  # harness.errors.Interrupted names its signal; a plain one is Ctrl-C
         return exitcodes.for_signal(getattr(err, "signum", signal.SIGINT))
+    except (ProfileError, ConfigError) as err:  # found before anything was sent
+        error(f"{err}")
+        return exitcodes.INVALID_CONFIG
+    except InfrastructureError as err:
+        error(f"infrastructure error: {err}")
+        return exitcodes.INFRASTRUCTURE
     except Exception as err:  # botocore's (credentials, network): one line with what to do, never a traceback
         code = aws_failure(err, args)
         if code is None:

@@ -1,8 +1,8 @@
 """The commands that talk to AWS or the emulator: ``run`` (and ``demo``), ``setup``, ``restore``, ``preflight``,
 ``emulator``.
 
-A botocore failure none of them catches (credentials, reachability) is worded by ``harness.cli.main``
-(:func:`harness.cli.output.aws_failure`), never shown as a traceback."""
+Their configuration and infrastructure errors, and a botocore failure (credentials, reachability), are worded by
+``harness.cli.main`` (:func:`harness.cli.output.aws_failure`) in one line with the exit code: never a traceback."""
 
 from __future__ import annotations
 
@@ -73,9 +73,8 @@ def cmd_run(args: argparse.Namespace, *, demo: bool = False) -> int:
 
 
 def _run(args: argparse.Namespace, *, demo: bool) -> int:
-    from harness.errors import ConfigError, InfrastructureError
     from harness.observe.consent import resolve_consent
-    from harness.profile import ProfileError, load_profile
+    from harness.profile import load_profile
     from harness.profile.examples import example_profile
 
     try:
@@ -112,12 +111,9 @@ def _run(args: argparse.Namespace, *, demo: bool) -> int:
             scenarios = run_scenarios(profile, path, options, say)
         else:
             result = run_profile(profile, path, options, say)
-    except (ProfileError, ConfigError, FileNotFoundError) as err:
+    except FileNotFoundError as err:  # the demo's example profile (ProfileError & co: harness.cli.main)
         error(f"{err}")
         return exitcodes.INVALID_CONFIG
-    except InfrastructureError as err:
-        error(f"infrastructure error: {err}")
-        return exitcodes.INFRASTRUCTURE
     if profile.scenarios:
         _print_scenarios(scenarios)
         return scenarios.exit_code
@@ -171,47 +167,39 @@ def _print_scenarios(scenarios: ScenariosResult) -> None:
 
 
 def cmd_setup(args: argparse.Namespace) -> int:
-    from harness.errors import ConfigError, InfrastructureError
+    from harness.errors import ConfigError
     from harness.observe.aws import Target, check_access, emulator_clock, make_clients
     from harness.observe.consent import resolve_consent
     from harness.observe.setup import plan_setup, prepare
-    from harness.profile import ProfileError, load_profile
+    from harness.profile import load_profile
     from harness.record import Clock
 
-    try:
-        profile = load_profile(args.profile)
-        consent = resolve_consent(profile, local=False, apply_flag=args.apply_scaling, create_flag=args.allow_create,
-                                  check_image=not args.dry_run, scenarios=False)
-        if not args.dry_run and profile.scaling.applies and not consent.apply_scaling:
-            raise ConfigError("setup puts the profile's scaling on the endpoint and deletes the policies and "
-                              "scheduled actions it does not name: pass --apply-scaling (or scaling.apply: true "
-                              "in the profile); --dry-run shows what would change")
-        target = Target(region=args.region or profile.region, endpoint_url=args.endpoint_url,
-                        profile_name=args.aws_profile)
-        check_access(target)
-        clients = make_clients(target)
-        if args.dry_run:
-            print(f"setup --dry-run: what `scalecheck setup` would do to {profile.resource_id} in {target.region} "
-                  "(nothing is changed)")
-            for line in plan_setup(clients, profile):
-                print(f"  {line}")
-            return exitcodes.OK
-        clock = emulator_clock(target.base_url) if target.is_local else Clock.identity()
-        prepare(clients, profile, clock, say, local=target.is_local, change_scaling=consent.apply_scaling,
-                create_endpoint=consent.create_endpoint)
-    except (ProfileError, ConfigError) as err:
-        error(f"{err}")
-        return exitcodes.INVALID_CONFIG
-    except InfrastructureError as err:
-        error(f"infrastructure error: {err}")
-        return exitcodes.INFRASTRUCTURE
+    profile = load_profile(args.profile)
+    consent = resolve_consent(profile, local=False, apply_flag=args.apply_scaling, create_flag=args.allow_create,
+                              check_image=not args.dry_run, scenarios=False)
+    if not args.dry_run and profile.scaling.applies and not consent.apply_scaling:
+        raise ConfigError("setup puts the profile's scaling on the endpoint and deletes the policies and "
+                          "scheduled actions it does not name: pass --apply-scaling (or scaling.apply: true "
+                          "in the profile); --dry-run shows what would change")
+    target = Target(region=args.region or profile.region, endpoint_url=args.endpoint_url,
+                    profile_name=args.aws_profile)
+    check_access(target)
+    clients = make_clients(target)
+    if args.dry_run:
+        print(f"setup --dry-run: what `scalecheck setup` would do to {profile.resource_id} in {target.region} "
+              "(nothing is changed)")
+        for line in plan_setup(clients, profile):
+            print(f"  {line}")
+        return exitcodes.OK
+    clock = emulator_clock(target.base_url) if target.is_local else Clock.identity()
+    prepare(clients, profile, clock, say, local=target.is_local, change_scaling=consent.apply_scaling,
+            create_endpoint=consent.create_endpoint)
     applied = "the profile's scaling applied" if consent.apply_scaling else "its scaling left as it was"
     print(f"{profile.endpoint.name}/{profile.endpoint.variant} is InService with {applied}")
     return exitcodes.OK
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
-    from harness.errors import ConfigError, InfrastructureError
     from harness.observe.aws import Target, check_access, make_clients
     from harness.observe.snapshot import BEFORE, restore_run_folder, snapshot_of
 
@@ -226,12 +214,9 @@ def cmd_restore(args: argparse.Namespace) -> int:
         check_access(target)
         clients = make_clients(target)
         done = restore_run_folder(run_dir, clients, say, force=args.force)
-    except (ConfigError, FileNotFoundError) as err:
+    except FileNotFoundError as err:  # a folder that is not a run folder
         error(f"{err}")
         return exitcodes.INVALID_CONFIG
-    except InfrastructureError as err:
-        error(f"infrastructure error: {err}")
-        return exitcodes.INFRASTRUCTURE
     print(f"{before.resource_id}: as in {run_dir / BEFORE} ({len(done)} change(s))")
     for change in done:
         print(f"  {change}")
@@ -241,24 +226,17 @@ def cmd_restore(args: argparse.Namespace) -> int:
 def cmd_preflight(args: argparse.Namespace) -> int:
     """``scalecheck preflight PROFILE``: the checklist of harness/observe/preflight.py on stdout, sending no load;
     0 when every check passed, 104 for a profile problem, 105 for the account, the network or the credentials."""
-    from harness.errors import ConfigError, InfrastructureError
+    from harness.errors import ConfigError
     from harness.observe.aws import Target
     from harness.observe.consent import resolve_consent
     from harness.observe.preflight import run_preflight
-    from harness.profile import ProfileError, load_profile
+    from harness.profile import load_profile
 
-    try:
-        profile = load_profile(args.profile)
-        target = Target(region=args.region or profile.region, endpoint_url=args.endpoint_url,
-                        profile_name=args.aws_profile)
-        consent = resolve_consent(profile, local=False, apply_flag=args.apply_scaling, create_flag=args.allow_create)
-        result = run_preflight(target, consent.applied_to(profile))
-    except (ProfileError, ConfigError) as err:
-        error(f"{err}")
-        return exitcodes.INVALID_CONFIG
-    except InfrastructureError as err:
-        error(f"infrastructure error: {err}")
-        return exitcodes.INFRASTRUCTURE
+    profile = load_profile(args.profile)
+    target = Target(region=args.region or profile.region, endpoint_url=args.endpoint_url,
+                    profile_name=args.aws_profile)
+    consent = resolve_consent(profile, local=False, apply_flag=args.apply_scaling, create_flag=args.allow_create)
+    result = run_preflight(target, consent.applied_to(profile))
     for line in result.lines():
         print(line)
     if result.ok:
