@@ -20,7 +20,7 @@ from harness.observe.aws import emulator_clock
 from harness.observe.endpoints import SERVICES
 from harness.record import RunFolder
 from tests.cli_support import clean_env, cli, closed_port
-from tests.conftest import write_profile
+from tests.conftest import CONSENT, REAL_MODEL, write_profile
 from tests.emulator_support import client, running
 
 pytestmark = pytest.mark.integration
@@ -33,7 +33,7 @@ ENDPOINT = "resolved-ep"
 def _profile(tmp_path: Path) -> Path:
     # 2 rps of endpoint time for 120 s at speed 60: 120 wall requests/s for 2 s, about 240 requests
     return write_profile(tmp_path, {
-        "name": "resolution", "endpoint": {"name": ENDPOINT},
+        "name": "resolution", "endpoint": {"name": ENDPOINT, **REAL_MODEL},
         "scaling": {"min_capacity": 1, "max_capacity": 2, "policies": [
             {"type": "target_tracking", "name": "tt", "target_value": 1000}]},
         "traffic": {"stages": [{"name": "steady", "duration": "120s", "rate_rps": 2}], "arrivals": "poisson",
@@ -55,7 +55,7 @@ def test_aws_endpoint_url_alone_sends_every_request_load_included_to_the_emulato
         reports = tmp_path / "reports"
         env = clean_env(tmp_path, AWS_ENDPOINT_URL=emulator.url)  # no --endpoint-url
         result, _ = cli(env, "run", str(_profile(tmp_path)), "--speed", f"{SPEED:g}", "--reports", str(reports),
-                        timeout=180)
+                        *CONSENT, timeout=180)
         out = result.stdout + result.stderr
         # a starved machine can make the load fall short (101); where the requests went must hold either way
         assert result.returncode in (exitcodes.OK, exitcodes.INVALID_RUN), out
