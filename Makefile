@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 RUNTIME_STAMP := $(VENV)/.runtime-stamp
 
-.PHONY: demo test check bench lint browser clean
+.PHONY: demo test test-slow check bench lint browser clean
 
 # The demo needs only what a user installs (`pip install .`); tests and lint add the dev tools.
 $(RUNTIME_STAMP): pyproject.toml setup.py
@@ -22,12 +22,16 @@ $(STAMP): $(RUNTIME_STAMP)
 demo: $(RUNTIME_STAMP)
 	$(VENV)/bin/scalecheck demo
 
-## test: unit + integration tests, including the report in headless Chromium
+## test: unit + integration tests, including the report in headless Chromium (the slow probes: test-slow)
 test: $(STAMP) browser
-	$(PY) -m pytest -q --durations=10
+	$(PY) -m pytest -q --durations=10 -m "not slow"
 
-## check: lint, then the tests
-check: lint test
+## test-slow: the probes that take minutes each (interrupt matrix, restore runs, installed wheel, concurrent runs)
+test-slow: $(STAMP)
+	$(PY) -m pytest -q --durations=5 -m slow
+
+## check: lint, then all the tests
+check: lint test test-slow
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check harness tests locustfile.py

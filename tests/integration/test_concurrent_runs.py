@@ -12,7 +12,7 @@ import pytest
 
 from tests.conftest import ROOT, shortened_profile, write_profile
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]  # make test-slow (.ci/run runs it after make test)
 
 RUNS = 3
 

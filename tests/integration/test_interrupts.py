@@ -31,7 +31,7 @@ from harness.emulator.fastpath import attached
 from tests.conftest import CONSENT, REAL_MODEL, ROOT, shortened_profile, write_profile
 from tests.emulator_support import running
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]  # make test-slow (.ci/run runs it after make test)
 
 SPEED = 60
 EXIT_WITHIN_S = 10.0  # the goal is 5 s (README); the bound leaves room for a loaded 2-core machine

@@ -22,7 +22,7 @@ import pytest
 
 from tests.conftest import ROOT
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]  # make test-slow (.ci/run runs it after make test)
 
 
 @pytest.fixture(scope="module")

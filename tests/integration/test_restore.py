@@ -27,7 +27,7 @@ from harness.record import RunFolder
 from tests.conftest import REAL_MODEL, ROOT, scalecheck, shortened_profile, write_profile
 from tests.emulator_support import client, deploy, wait_until
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]  # make test-slow (.ci/run runs it after make test)
 
 SPEED = 60.0
 NS, DIM = "sagemaker", "sagemaker:variant:DesiredInstanceCount"
