@@ -27,6 +27,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"scalecheck {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
+    def target_flags(p: argparse.ArgumentParser, region_default: str = "the profile's region") -> None:
+        p.add_argument("--region", help=f"AWS region (default: {region_default})")
+        p.add_argument("--endpoint-url", help="an emulator (or other AWS-compatible URL) instead of AWS")
+        p.add_argument("--aws-profile", help="AWS shared-config profile for credentials")
+
     def consent_flags(p: argparse.ArgumentParser) -> None:
         p.add_argument("--apply-scaling", action="store_true", help="against AWS (anything but --local): put the "
                        "profile's scalable target, policies, alarms and scheduled actions on the endpoint, as "
@@ -99,25 +104,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="print what would be created, changed and removed "
                    "(target min/max, each policy, alarm and scheduled action) and change nothing")
     consent_flags(p)
-    p.add_argument("--region", help="AWS region (default: the profile's region)")
-    p.add_argument("--endpoint-url", help="an emulator (or other AWS-compatible URL) instead of AWS")
-    p.add_argument("--aws-profile", help="AWS shared-config profile for credentials")
+    target_flags(p)
     p = sub.add_parser("restore", help="put back the scaling a run found (RUN_DIR/scaling-before.json), e.g. "
                        "after the run was killed; refused when the endpoint changed since the run set it")
     p.add_argument("run_dir")
     p.add_argument("--force", action="store_true", help="restore even when the endpoint's scaling changed "
                    "since the run set it")
-    p.add_argument("--region", help="AWS region (default: the run's)")
-    p.add_argument("--endpoint-url", help="an emulator (or other AWS-compatible URL) instead of AWS")
-    p.add_argument("--aws-profile", help="AWS shared-config profile for credentials")
+    target_flags(p, region_default="the run's")
     p = sub.add_parser("preflight", help="check in seconds, sending no traffic, what a run needs from the account: "
                        "identity, endpoint, scaling, IAM permissions, instance quota, async S3 paths "
                        "(exit 0 / 104 / 105)")
     p.add_argument("profile")
     consent_flags(p)
-    p.add_argument("--region", help="AWS region (default: the profile's region)")
-    p.add_argument("--endpoint-url", help="an emulator (or other AWS-compatible URL) instead of AWS")
-    p.add_argument("--aws-profile", help="AWS shared-config profile for credentials")
+    target_flags(p)
     plan_p = sub.add_parser("plan", help="when alarms should fire and capacity change, from named delays "
                             "(no traffic)")
     plan_p.add_argument("--json", action="store_true", help="machine-readable output")
@@ -132,9 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--from-endpoint", metavar="NAME",
                        help="use the scaling setup endpoint NAME has now (read through boto3) instead of the profile's")
         p.add_argument("--variant", help="variant of --from-endpoint (default: the profile's)")
-        p.add_argument("--region", help="AWS region (default: the profile's region)")
-        p.add_argument("--endpoint-url", help="an emulator (or other AWS-compatible URL) instead of AWS")
-        p.add_argument("--aws-profile", help="AWS shared-config profile for credentials")
+        target_flags(p)
     p = sub.add_parser("emulator", help="serve the local AWS emulator on 127.0.0.1")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=4566, help="0 picks a free port (default 4566)")
