@@ -909,7 +909,13 @@ def test_cloudwatch_protocol(aws: Aws) -> None:
 @pytest.mark.parametrize("wire", WIRES)
 def test_get_metric_data(aws: Aws, traffic: dict[str, Any], wire: str) -> None:
     name = traffic["endpoint"]
-    window = {"StartTime": traffic["start"] - timedelta(minutes=2), "EndTime": aws.now() + timedelta(minutes=1)}
+    # A window that ends where every datapoint is already published: the calls below see the same datapoints
+    # however much endpoint time passes between them (a minute per 0.1 s of wall at SPEED: with EndTime after
+    # now, a busy machine let a new trailing minute in between two calls).
+    published = aws.now().timestamp() - PARAMS.metric_publish_lag_s
+    end = datetime.fromtimestamp(published - published % 60, tz=UTC)
+    assert end > traffic["start"]  # the fixture waited until the traffic's minutes were published
+    window = {"StartTime": traffic["start"] - timedelta(minutes=2), "EndTime": end}
 
     def query(qid: str, metric_name: str, stat: str, **extra: Any) -> dict[str, Any]:
         return {"Id": qid, "MetricStat": {"Metric": metric(name, metric_name), "Period": 60, "Stat": stat}, **extra}
@@ -961,7 +967,13 @@ def test_get_metric_data_waits_for_publication(aws: Aws) -> None:
 @pytest.mark.parametrize("wire", WIRES)
 def test_get_metric_statistics(aws: Aws, traffic: dict[str, Any], wire: str) -> None:
     name = traffic["endpoint"]
-    window = {"StartTime": traffic["start"] - timedelta(minutes=2), "EndTime": aws.now() + timedelta(minutes=1)}
+    # A window that ends where every datapoint is already published: the calls below see the same datapoints
+    # however much endpoint time passes between them (a minute per 0.1 s of wall at SPEED: with EndTime after
+    # now, a busy machine let a new trailing minute in between two calls).
+    published = aws.now().timestamp() - PARAMS.metric_publish_lag_s
+    end = datetime.fromtimestamp(published - published % 60, tz=UTC)
+    assert end > traffic["start"]  # the fixture waited until the traffic's minutes were published
+    window = {"StartTime": traffic["start"] - timedelta(minutes=2), "EndTime": end}
     out = aws.cw(wire).get_metric_statistics(**metric(name, "Invocations"), Period=60,
                                              Statistics=["Sum", "SampleCount", "Maximum"], **window)
     assert out["Label"] == "Invocations"
