@@ -17,16 +17,13 @@ from typing import Any
 
 import botocore.exceptions
 
+from harness.autoscaling.quota import quota_name  # one name for the quota: the model's and the preflight's
+
 QUOTA_SERVICE_CODE = "sagemaker"
 MAX_QUOTA_PAGES = 40  # 100 quotas a page: SageMaker has well under 4000
 MAX_ENDPOINTS = 100  # endpoints described to count instances in use (bounded: preflight takes seconds)
 WORKERS = 8
 _GONE = ("Failed", "Deleting")  # endpoints that hold no instances
-
-
-def quota_name(instance_type: str) -> str:
-    """The Service Quotas name of the endpoint instance quota of ``instance_type``."""
-    return f"{instance_type} for endpoint usage"
 
 
 @dataclass(frozen=True)
